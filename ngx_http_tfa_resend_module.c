@@ -1,0 +1,155 @@
+
+/*
+ * Copyright (C) ngx_http_tfa_resend_module authors
+ *
+ * The module's front door: directives, configuration and registration.
+ * The work itself lives in src/, one concern per file.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_tfa_resend_module.h"
+
+
+static ngx_int_t ngx_http_tfa_resend_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_tfa_resend_postconfiguration(ngx_conf_t *cf);
+static void *ngx_http_tfa_resend_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_tfa_resend_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_tfa_resend_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_tfa_resend_enable_post(ngx_conf_t *cf, void *post,
+    void *data);
+
+
+static ngx_conf_post_t  ngx_http_tfa_resend_enable_post_handler = {
+    ngx_http_tfa_resend_enable_post
+};
+
+
+static ngx_command_t  ngx_http_tfa_resend_commands[] = {
+
+    { ngx_string("tfa_resend"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tfa_resend_loc_conf_t, enable),
+      &ngx_http_tfa_resend_enable_post_handler },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_tfa_resend_module_ctx = {
+    ngx_http_tfa_resend_preconfiguration,  /* preconfiguration */
+    ngx_http_tfa_resend_postconfiguration, /* postconfiguration */
+
+    ngx_http_tfa_resend_create_main_conf,  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_tfa_resend_create_loc_conf,   /* create location configuration */
+    ngx_http_tfa_resend_merge_loc_conf     /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_tfa_resend_module = {
+    NGX_MODULE_V1,
+    &ngx_http_tfa_resend_module_ctx,       /* module context */
+    ngx_http_tfa_resend_commands,          /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_int_t
+ngx_http_tfa_resend_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_tfa_resend_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_tfa_resend_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_tfa_resend_main_conf_t  *mcf;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tfa_resend_module);
+
+    /* a configuration that never turns the module on pays nothing for it */
+
+    if (!mcf->used) {
+        return NGX_OK;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_tfa_resend_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_tfa_resend_main_conf_t  *mcf;
+
+    mcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_tfa_resend_main_conf_t));
+    if (mcf == NULL) {
+        return NULL;
+    }
+
+    return mcf;
+}
+
+
+static void *
+ngx_http_tfa_resend_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_tfa_resend_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_tfa_resend_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    conf->enable = NGX_CONF_UNSET;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_tfa_resend_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_tfa_resend_loc_conf_t  *prev = parent;
+    ngx_http_tfa_resend_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_tfa_resend_enable_post(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_flag_t                       *fp = data;
+    ngx_http_tfa_resend_main_conf_t  *mcf;
+
+    if (*fp) {
+        mcf = ngx_http_conf_get_module_main_conf(cf,
+                                                 ngx_http_tfa_resend_module);
+        mcf->used = 1;
+    }
+
+    return NGX_CONF_OK;
+}

@@ -1,0 +1,77 @@
+
+/*
+ * Copyright (C) ngx_http_tfa_resend_module authors
+ *
+ * $tfa_resend_* variables: read-only views of the request's resend state.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_tfa_resend_module.h"
+
+
+static ngx_int_t ngx_http_tfa_resend_pin_id_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+static ngx_http_variable_t  ngx_http_tfa_resend_vars[] = {
+
+    { ngx_string("tfa_resend_pin_id"), NULL,
+      ngx_http_tfa_resend_pin_id_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+ngx_int_t
+ngx_http_tfa_resend_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_tfa_resend_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_tfa_resend_set_variable(ngx_http_variable_value_t *v, u_char *data,
+    size_t len)
+{
+    v->data = data;
+    v->len = len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+}
+
+
+static ngx_int_t
+ngx_http_tfa_resend_pin_id_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_tfa_resend_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tfa_resend_module);
+
+    if (ctx == NULL) {
+        ngx_http_tfa_resend_set_variable(v, (u_char *) "", 0);
+        return NGX_OK;
+    }
+
+    ngx_http_tfa_resend_set_variable(v, ctx->pin_id.data, ctx->pin_id.len);
+
+    return NGX_OK;
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The whole test suite: install what is missing, build the module with gcc
+# and clang (-Wall -Wextra -Werror), run the C unit tests, then the
+# Test::Nginx suite in t/ against Debian's own nginx loading the module.
+#
+#   util/test.sh                  everything
+#   util/test.sh t/limit.t        only these Test::Nginx files
+#
+# Test::Nginx: an installed one (OpenResty's test-nginx) is used when
+# `perl -MTest::Nginx::Socket -e1` works, else the one bundled in t/lib.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+BUILD=${BUILD:-$root/build}
+export BUILD
+
+say() { printf '\n=== %s\n' "$*"; }
+
+say "installing missing Debian packages"
+util/deps.sh test
+
+say "building the module with gcc"
+util/build.sh
+
+if [ $# -eq 0 ]; then
+    say "building the module with clang (warnings are errors)"
+    CC=clang util/build.sh
+
+    say "C unit tests"
+    make -s unit
+fi
+
+export TEST_NGINX_BINARY=${TEST_NGINX_BINARY:-/usr/sbin/nginx}
+export TEST_NGINX_LOAD_MODULES=${TEST_NGINX_LOAD_MODULES:-$BUILD/ngx_http_tfa_resend_module.so}
+
+inc=
+if perl -MTest::Nginx::Socket -e1 2>/dev/null; then
+    say "Test::Nginx suite (installed Test::Nginx)"
+else
+    inc="-I $root/t/lib"
+    if [ $# -eq 0 ]; then
+        say "self-tests of the bundled Test::Nginx runner"
+        prove $inc -r t/runner
+    fi
+    say "Test::Nginx suite (bundled runner in t/lib)"
+fi
+
+if [ $# -eq 0 ]; then
+    set -- t/*.t
+fi
+prove $inc "$@"
