@@ -20,17 +20,45 @@ typedef struct {
 
 typedef struct {
     ngx_flag_t                  enable;
+
+    /* interception and credentials */
+
+    /* limiter */
+
+    /* normalizer */
 } ngx_http_tfa_resend_loc_conf_t;
 
 
-/* per-request state of an intercepted resend */
+/*
+ * Per-request state.  It exists only for an intercepted resend (a request
+ * of the resend shape in a location with tfa_resend on): its presence is
+ * what the filter, the limiter and the variables test.
+ */
 
 typedef struct {
     ngx_str_t                   pin_id;
+
+    /* interception and credentials */
+    ngx_http_handler_pt         content_handler;  /* the location's own */
+
+    /* limiter */
+
+    /* normalizer */
+    const char                 *call_status;      /* canonical, sent */
 } ngx_http_tfa_resend_ctx_t;
 
 
 ngx_int_t ngx_http_tfa_resend_add_variables(ngx_conf_t *cf);
+
+/* src/ngx_http_tfa_resend_filter.c */
+ngx_int_t ngx_http_tfa_resend_filter_init(ngx_conf_t *cf);
+/*
+ * Sends a canonical error response made by the module itself (400, 405,
+ * 415, 429, 503 ...) and returns what the caller returns to nginx (as
+ * ngx_http_send_header / ngx_http_output_filter do).
+ */
+ngx_int_t ngx_http_tfa_resend_send_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *message_id, const char *text);
 
 
 extern ngx_module_t  ngx_http_tfa_resend_module;
