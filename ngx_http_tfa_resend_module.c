@@ -38,6 +38,33 @@ static ngx_command_t  ngx_http_tfa_resend_commands[] = {
       offsetof(ngx_http_tfa_resend_loc_conf_t, enable),
       &ngx_http_tfa_resend_enable_post_handler },
 
+    /* interception and credentials */
+
+    /* limiter */
+
+    /* normalizer */
+
+    { ngx_string("tfa_resend_normalize"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tfa_resend_loc_conf_t, normalize),
+      NULL },
+
+    { ngx_string("tfa_resend_status_map"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_tfa_resend_status_map,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tfa_resend_max_response_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tfa_resend_loc_conf_t, max_response_size),
+      NULL },
+
       ngx_null_command
 };
 
@@ -93,7 +120,13 @@ ngx_http_tfa_resend_postconfiguration(ngx_conf_t *cf)
         return NGX_OK;
     }
 
-    return NGX_OK;
+    /* interception and credentials */
+
+    /* limiter */
+
+    /* normalizer */
+
+    return ngx_http_tfa_resend_filter_init(cf);
 }
 
 
@@ -123,6 +156,15 @@ ngx_http_tfa_resend_create_loc_conf(ngx_conf_t *cf)
 
     conf->enable = NGX_CONF_UNSET;
 
+    /* interception and credentials */
+
+    /* limiter */
+
+    /* normalizer */
+
+    conf->normalize = NGX_CONF_UNSET;
+    conf->max_response_size = NGX_CONF_UNSET_SIZE;
+
     return conf;
 }
 
@@ -134,6 +176,22 @@ ngx_http_tfa_resend_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_tfa_resend_loc_conf_t  *conf = child;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
+
+    /* interception and credentials */
+
+    /* limiter */
+
+    /* normalizer */
+
+    ngx_conf_merge_value(conf->normalize, prev->normalize, 1);
+    ngx_conf_merge_size_value(conf->max_response_size,
+                              prev->max_response_size, 64 * 1024);
+
+    /* like nginx's array directives: a level with rows replaces them all */
+
+    if (conf->status_map == NULL) {
+        conf->status_map = prev->status_map;
+    }
 
     return NGX_CONF_OK;
 }

@@ -26,6 +26,9 @@ typedef struct {
     /* limiter */
 
     /* normalizer */
+    ngx_flag_t                  normalize;
+    size_t                      max_response_size;
+    void                       *status_map;  /* ..._status_map_t, or NULL */
 } ngx_http_tfa_resend_loc_conf_t;
 
 
@@ -45,6 +48,17 @@ typedef struct {
 
     /* normalizer */
     const char                 *call_status;      /* canonical, sent */
+    ngx_uint_t                  upstream_status;
+    off_t                       received;         /* upstream body bytes */
+    ngx_buf_t                  *body;             /* collected so far */
+    ngx_buf_t                  *answer;           /* canonical, to send */
+
+    unsigned                    own_response:1;   /* made by the module */
+    unsigned                    replace_body:1;   /* nginx's error page */
+    unsigned                    collecting:1;     /* upstream's answer */
+    unsigned                    too_large:1;
+    unsigned                    cut_short:1;
+    unsigned                    sent:1;
 } ngx_http_tfa_resend_ctx_t;
 
 
@@ -52,6 +66,8 @@ ngx_int_t ngx_http_tfa_resend_add_variables(ngx_conf_t *cf);
 
 /* src/ngx_http_tfa_resend_filter.c */
 ngx_int_t ngx_http_tfa_resend_filter_init(ngx_conf_t *cf);
+char *ngx_http_tfa_resend_status_map(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 /*
  * Sends a canonical error response made by the module itself (400, 405,
  * 415, 429, 503 ...) and returns what the caller returns to nginx (as

@@ -15,12 +15,18 @@
 
 static ngx_int_t ngx_http_tfa_resend_pin_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_tfa_resend_call_status_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 
 
 static ngx_http_variable_t  ngx_http_tfa_resend_vars[] = {
 
     { ngx_string("tfa_resend_pin_id"), NULL,
       ngx_http_tfa_resend_pin_id_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tfa_resend_call_status"), NULL,
+      ngx_http_tfa_resend_call_status_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -72,6 +78,26 @@ ngx_http_tfa_resend_pin_id_variable(ngx_http_request_t *r,
     }
 
     ngx_http_tfa_resend_set_variable(v, ctx->pin_id.data, ctx->pin_id.len);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tfa_resend_call_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_tfa_resend_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tfa_resend_module);
+
+    if (ctx == NULL || ctx->call_status == NULL) {
+        ngx_http_tfa_resend_set_variable(v, (u_char *) "", 0);
+        return NGX_OK;
+    }
+
+    ngx_http_tfa_resend_set_variable(v, (u_char *) ctx->call_status,
+                                     ngx_strlen(ctx->call_status));
 
     return NGX_OK;
 }

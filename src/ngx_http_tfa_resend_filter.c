@@ -1,0 +1,591 @@
+
+/*
+ * Copyright (C) ngx_http_tfa_resend_module authors
+ *
+ * The response side of an intercepted resend: whatever answers it (the
+ * upstream, nginx, or the module itself), the client gets the canonical
+ * JSON body.  The header filter holds the upstream's headers, the body
+ * filter collects the body up to tfa_resend_max_response_size, and at the
+ * last buffer the normalizer (plain C, src/ngx_http_tfa_resend_normalize.c)
+ * turns it into the canonical answer, which is then sent in one buffer.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_tfa_resend_module.h"
+#include "ngx_http_tfa_resend_normalize.h"
+
+
+static ngx_int_t ngx_http_tfa_resend_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_tfa_resend_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static int ngx_http_tfa_resend_nginx_answer(ngx_http_request_t *r,
+    ngx_http_tfa_resend_ctx_t *ctx, ngx_uint_t status,
+    ngx_http_tfa_resend_canonical_t *c);
+static ngx_int_t ngx_http_tfa_resend_collect(ngx_http_request_t *r,
+    ngx_http_tfa_resend_ctx_t *ctx, ngx_chain_t *in);
+static ngx_int_t ngx_http_tfa_resend_answer_upstream(ngx_http_request_t *r,
+    ngx_http_tfa_resend_ctx_t *ctx);
+static ngx_int_t ngx_http_tfa_resend_prepare(ngx_http_request_t *r,
+    ngx_http_tfa_resend_ctx_t *ctx, ngx_http_tfa_resend_canonical_t *c);
+static ngx_int_t ngx_http_tfa_resend_send_prepared(ngx_http_request_t *r,
+    ngx_http_tfa_resend_ctx_t *ctx);
+static ngx_int_t ngx_http_tfa_resend_upstream_failed(ngx_http_request_t *r);
+static void ngx_http_tfa_resend_status_map_cleanup(void *data);
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+ngx_int_t
+ngx_http_tfa_resend_filter_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_tfa_resend_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_tfa_resend_body_filter;
+
+    return NGX_OK;
+}
+
+
+/* tfa_resend_status_map FROM CANONICAL; */
+
+char *
+ngx_http_tfa_resend_status_map(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_tfa_resend_loc_conf_t *lcf = conf;
+
+    char                 err[256];
+    ngx_str_t           *value;
+    ngx_pool_cleanup_t  *cln;
+
+    value = cf->args->elts;
+
+    if (lcf->status_map == NULL) {
+        lcf->status_map = ngx_http_tfa_resend_status_map_create();
+        if (lcf->status_map == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            ngx_http_tfa_resend_status_map_free(lcf->status_map);
+            lcf->status_map = NULL;
+            return NGX_CONF_ERROR;
+        }
+
+        cln->handler = ngx_http_tfa_resend_status_map_cleanup;
+        cln->data = lcf->status_map;
+    }
+
+    if (ngx_http_tfa_resend_status_map_add(lcf->status_map,
+                                           value[1].data, value[1].len,
+                                           value[2].data, value[2].len,
+                                           err, sizeof(err))
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid tfa_resend_status_map \"%V %V\": %s "
+                           "(a callStatus is one of BAD_REQUEST, PROCESSING, "
+                           "PROCESSED, ANSWERED_MACHINE, ERROR, "
+                           "ERROR_NOT_ENOUGH_CREDITS, "
+                           "ERROR_NETWORK_NOT_AVAILABLE, "
+                           "ERROR_ROUTE_NOT_AVAILABLE, ERROR_USER_BUSY, "
+                           "ERROR_NO_ANSWER, UNDEFINED)",
+                           &value[1], &value[2], err);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_tfa_resend_status_map_cleanup(void *data)
+{
+    ngx_http_tfa_resend_status_map_free(data);
+}
+
+
+ngx_int_t
+ngx_http_tfa_resend_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message_id, const char *text)
+{
+    ngx_int_t                         rc;
+    ngx_http_tfa_resend_ctx_t        *ctx;
+    ngx_http_tfa_resend_canonical_t   c;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tfa_resend_module);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the client may still be sending a body nobody will read */
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_tfa_resend_canonical_error((int) status,
+                                            ctx->pin_id.len
+                                                ? ctx->pin_id.data : NULL,
+                                            ctx->pin_id.len,
+                                            message_id, text, NULL, &c)
+        != 0)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_tfa_resend_prepare(r, ctx, &c) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* the body is canonical already: the filters let it through */
+
+    ctx->own_response = 1;
+
+    return ngx_http_tfa_resend_send_prepared(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_tfa_resend_header_filter(ngx_http_request_t *r)
+{
+    ngx_uint_t                        status;
+    ngx_http_tfa_resend_ctx_t        *ctx;
+    ngx_http_tfa_resend_loc_conf_t   *lcf;
+    ngx_http_tfa_resend_canonical_t   c;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tfa_resend_module);
+
+    if (ctx == NULL || ctx->own_response || r != r->main) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_tfa_resend_module);
+
+    if (!lcf->normalize) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    status = r->headers_out.status;
+
+    if (r->err_status) {
+
+        /*
+         * nginx's own answer (client_max_body_size, upstream refused or
+         * timed out, error_page ...): its HTML page is replaced as a whole
+         */
+
+        if (ngx_http_tfa_resend_nginx_answer(r, ctx, status, &c) != 0) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_tfa_resend_prepare(r, ctx, &c) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        ctx->replace_body = 1;
+
+        return ngx_http_next_header_filter(r);
+    }
+
+    /* the upstream's answer: hold the headers until the whole body is in */
+
+    ctx->upstream_status = status;
+    ctx->collecting = 1;
+
+    r->filter_need_in_memory = 1;
+    r->allow_ranges = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * An error nginx made while proxying a resend says nothing about the call:
+ * a 502 or 504 with an upstream is the upstream failing to answer.
+ */
+
+static int
+ngx_http_tfa_resend_nginx_answer(ngx_http_request_t *r,
+    ngx_http_tfa_resend_ctx_t *ctx, ngx_uint_t status,
+    ngx_http_tfa_resend_canonical_t *c)
+{
+    const char  *message_id, *text, *call_status;
+
+    message_id = NULL;
+    text = NULL;
+    call_status = NULL;
+
+    if (r->upstream && status == NGX_HTTP_GATEWAY_TIME_OUT) {
+        message_id = "UPSTREAM_TIMEOUT";
+        text = "upstream did not answer in time";
+        call_status = "ERROR";
+
+    } else if (r->upstream && status == NGX_HTTP_BAD_GATEWAY) {
+        message_id = "UPSTREAM_ERROR";
+        text = "upstream did not answer";
+        call_status = "ERROR";
+    }
+
+    return ngx_http_tfa_resend_canonical_error((int) status,
+                                               ctx->pin_id.len
+                                               ? ctx->pin_id.data : NULL,
+                                               ctx->pin_id.len, message_id,
+                                               text, call_status, c);
+}
+
+
+static ngx_int_t
+ngx_http_tfa_resend_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_int_t                   rc;
+    ngx_chain_t                *cl;
+    ngx_http_tfa_resend_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tfa_resend_module);
+
+    if (ctx == NULL || !(ctx->collecting || ctx->replace_body)) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    if (ctx->sent) {
+        /* whatever comes after the canonical answer is not for the client */
+
+        for (cl = in; cl; cl = cl->next) {
+            cl->buf->pos = cl->buf->last;
+            cl->buf->file_pos = cl->buf->file_last;
+        }
+
+        return NGX_OK;
+    }
+
+    if (ctx->replace_body) {
+        for (cl = in; cl; cl = cl->next) {
+            cl->buf->pos = cl->buf->last;
+            cl->buf->file_pos = cl->buf->file_last;
+        }
+
+        return ngx_http_tfa_resend_send_prepared(r, ctx);
+    }
+
+    rc = ngx_http_tfa_resend_collect(r, ctx, in);
+
+    if (rc == NGX_AGAIN) {
+        return NGX_OK;
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_tfa_resend_answer_upstream(r, ctx);
+}
+
+
+/*
+ * Appends the chain to the collected body.  Returns NGX_OK when the body
+ * is complete (last buffer seen, or the upstream failed and nginx flushes
+ * what it has), NGX_AGAIN while more is due.
+ */
+
+static ngx_int_t
+ngx_http_tfa_resend_collect(ngx_http_request_t *r,
+    ngx_http_tfa_resend_ctx_t *ctx, ngx_chain_t *in)
+{
+    size_t                           size, cap;
+    u_char                          *p;
+    ngx_uint_t                       last, flush;
+    ngx_chain_t                     *cl;
+    ngx_http_tfa_resend_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_tfa_resend_module);
+
+    last = 0;
+    flush = 0;
+
+    for (cl = in; cl; cl = cl->next) {
+
+        size = ngx_buf_size(cl->buf);
+
+        if (size && !ngx_buf_in_memory(cl->buf)) {
+            /* filter_need_in_memory should have prevented this */
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "tfa_resend: upstream body buffer not in memory");
+            return NGX_ERROR;
+        }
+
+        ctx->received += size;
+
+        if (ctx->received > (off_t) lcf->max_response_size) {
+            ctx->too_large = 1;
+
+        } else if (size) {
+            if (ctx->body == NULL
+                || (size_t) (ctx->body->end - ctx->body->last) < size)
+            {
+                cap = ngx_max((size_t) ctx->received, 2 * (ctx->body
+                                                  ? (size_t) (ctx->body->end
+                                                    - ctx->body->start)
+                                                  : 1024));
+                cap = ngx_min(cap, lcf->max_response_size);
+
+                p = ngx_pnalloc(r->pool, cap);
+                if (p == NULL) {
+                    return NGX_ERROR;
+                }
+
+                if (ctx->body == NULL) {
+                    ctx->body = ngx_calloc_buf(r->pool);
+                    if (ctx->body == NULL) {
+                        return NGX_ERROR;
+                    }
+
+                    ctx->body->pos = p;
+                    ctx->body->last = p;
+
+                } else {
+                    ctx->body->last = ngx_cpymem(p, ctx->body->pos,
+                                                 ctx->body->last
+                                                 - ctx->body->pos);
+                    ctx->body->pos = p;
+                }
+
+                ctx->body->start = p;
+                ctx->body->end = p + cap;
+            }
+
+            ctx->body->last = ngx_cpymem(ctx->body->last, cl->buf->pos, size);
+        }
+
+        /* consumed: the upstream module may reuse the buffer */
+
+        cl->buf->pos = cl->buf->last;
+        cl->buf->file_pos = cl->buf->file_last;
+
+        if (cl->buf->last_buf) {
+            last = 1;
+        }
+
+        if (cl->buf->flush) {
+            flush = 1;
+        }
+    }
+
+    if (last) {
+        return NGX_OK;
+    }
+
+    if (flush && ngx_http_tfa_resend_upstream_failed(r)) {
+        ctx->cut_short = 1;
+        return NGX_OK;
+    }
+
+    return NGX_AGAIN;
+}
+
+
+/*
+ * nginx flushes instead of ending the body when the upstream broke off
+ * after its headers (closed early, reset, timed out): the pipe says so.
+ */
+
+static ngx_int_t
+ngx_http_tfa_resend_upstream_failed(ngx_http_request_t *r)
+{
+    ngx_event_pipe_t  *p;
+
+    if (r->upstream == NULL || r->upstream->pipe == NULL) {
+        return 0;
+    }
+
+    p = r->upstream->pipe;
+
+    return p->upstream_error
+           || (p->upstream_eof && !p->upstream_done && p->length != -1);
+}
+
+
+static ngx_int_t
+ngx_http_tfa_resend_answer_upstream(ngx_http_request_t *r,
+    ngx_http_tfa_resend_ctx_t *ctx)
+{
+    int                               rc;
+    const char                       *text;
+    ngx_http_upstream_t              *u;
+    ngx_http_tfa_resend_loc_conf_t   *lcf;
+    ngx_http_tfa_resend_answer_t      in;
+    ngx_http_tfa_resend_canonical_t   c;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_tfa_resend_module);
+    u = r->upstream;
+
+    text = NULL;
+
+    if (ctx->too_large) {
+        text = "upstream answer is larger than tfa_resend_max_response_size";
+
+    } else if (ctx->cut_short
+               || (u && u->headers_in.content_length_n >= 0
+                   && u->headers_in.content_length_n != (off_t) ctx->received))
+    {
+        text = "upstream answer was cut short";
+
+    } else if (r->headers_out.content_encoding
+               && r->headers_out.content_encoding->value.len
+               && ngx_strcasecmp(r->headers_out.content_encoding->value.data,
+                                 (u_char *) "identity")
+                  != 0)
+    {
+        text = "upstream answer is compressed";
+    }
+
+    if (text) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tfa_resend: %s (status %ui, %O bytes)", text,
+                      ctx->upstream_status, (off_t) ctx->received);
+
+        rc = ngx_http_tfa_resend_canonical_error(NGX_HTTP_BAD_GATEWAY,
+                 ctx->pin_id.len ? ctx->pin_id.data : NULL, ctx->pin_id.len,
+                 "UPSTREAM_ERROR", text, "ERROR", &c);
+
+    } else {
+        ngx_memzero(&in, sizeof(ngx_http_tfa_resend_answer_t));
+
+        in.status = (int) ctx->upstream_status;
+
+        if (ctx->body) {
+            in.body = ctx->body->pos;
+            in.body_len = ctx->body->last - ctx->body->pos;
+        }
+
+        if (r->headers_out.content_type.len) {
+            in.content_type = r->headers_out.content_type.data;
+            in.content_type_len = r->headers_out.content_type.len;
+        }
+
+        if (ctx->pin_id.len) {
+            in.pin_id = ctx->pin_id.data;
+            in.pin_id_len = ctx->pin_id.len;
+        }
+
+        in.map = lcf->status_map;
+
+        rc = ngx_http_tfa_resend_normalize(&in, &c);
+    }
+
+    if (rc != 0) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_tfa_resend_prepare(r, ctx, &c) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_next_header_filter(r) == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_tfa_resend_send_prepared(r, ctx);
+}
+
+
+/*
+ * Copies the canonical answer into the request's pool, frees the
+ * normalizer's memory, and sets the response headers for it.
+ */
+
+static ngx_int_t
+ngx_http_tfa_resend_prepare(ngx_http_request_t *r,
+    ngx_http_tfa_resend_ctx_t *ctx, ngx_http_tfa_resend_canonical_t *c)
+{
+    ngx_buf_t  *b;
+
+    b = ngx_create_temp_buf(r->pool, c->body_len ? c->body_len : 1);
+    if (b == NULL) {
+        ngx_http_tfa_resend_canonical_free(c);
+        return NGX_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->pos, c->body, c->body_len);
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    ctx->answer = b;
+    ctx->call_status = c->call_status;
+
+    r->headers_out.status = c->status;
+    r->headers_out.status_line.len = 0;
+    r->err_status = 0;
+
+    ngx_http_tfa_resend_canonical_free(c);
+
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.charset.len = 0;
+
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
+
+    if (r->headers_out.content_encoding) {
+        r->headers_out.content_encoding->hash = 0;
+        r->headers_out.content_encoding = NULL;
+    }
+
+    ngx_http_clear_accept_ranges(r);
+    ngx_http_clear_last_modified(r);
+    ngx_http_clear_etag(r);
+
+    r->allow_ranges = 0;
+
+    return NGX_OK;
+}
+
+
+/* sends the prepared answer's body (and its header, for send_error) */
+
+static ngx_int_t
+ngx_http_tfa_resend_send_prepared(ngx_http_request_t *r,
+    ngx_http_tfa_resend_ctx_t *ctx)
+{
+    ngx_int_t     rc;
+    ngx_chain_t   out;
+
+    if (ctx->own_response && !r->header_sent) {
+        rc = ngx_http_send_header(r);
+
+        if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+            ctx->sent = 1;
+            return rc;
+        }
+    }
+
+    ctx->sent = 1;
+
+    if (r->header_only) {
+        return NGX_OK;
+    }
+
+    out.buf = ctx->answer;
+    out.next = NULL;
+
+    if (ctx->own_response) {
+        return ngx_http_output_filter(r, &out);
+    }
+
+    return ngx_http_next_body_filter(r, &out);
+}
