@@ -1,0 +1,1009 @@
+
+/*
+ * Unit tests for src/ngx_http_tfa_resend_normalize.c (TAP output).  The
+ * canonical bodies are compared byte for byte.
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ngx_http_tfa_resend_normalize.h"
+#include "tap.h"
+
+
+#define S(s)  (const unsigned char *) (s), sizeof(s) - 1
+#define PIN   "9C817C6F8AF3D48F9FE553282AFA2B67"
+#define REQ   "REQPIN"
+
+
+typedef struct {
+    const char  *in;
+    const char  *out;
+} map_case_t;
+
+
+typedef struct {
+    int          status;
+    const char  *body;
+    size_t       body_len;
+    const char  *content_type;
+    const char  *expected_body;
+    int          expected_status;
+    const char  *expected_call_status;
+    const char  *expected_message_id;
+    const char  *name;
+} norm_case_t;
+
+
+#define B(s)  s, sizeof(s) - 1
+
+
+/* every row of the built-in table, and the rows around it */
+
+static const map_case_t  builtin_cases[] = {
+    { "BAD_REQUEST", "BAD_REQUEST" },
+    { "PROCESSING", "PROCESSING" },
+    { "PROCESSED", "PROCESSED" },
+    { "ANSWERED_MACHINE", "ANSWERED_MACHINE" },
+    { "ERROR", "ERROR" },
+    { "ERROR_NOT_ENOUGH_CREDITS", "ERROR_NOT_ENOUGH_CREDITS" },
+    { "ERROR_NETWORK_NOT_AVAILABLE", "ERROR_NETWORK_NOT_AVAILABLE" },
+    { "ERROR_ROUTE_NOT_AVAILABLE", "ERROR_ROUTE_NOT_AVAILABLE" },
+    { "ERROR_USER_BUSY", "ERROR_USER_BUSY" },
+    { "ERROR_NO_ANSWER", "ERROR_NO_ANSWER" },
+    { "UNDEFINED", "UNDEFINED" },
+    { "processing", "PROCESSING" },
+    { " \t Error_User_Busy \r\n", "ERROR_USER_BUSY" },
+
+    { "PENDING", "PROCESSING" },
+    { "PENDING_ACCEPTED", "PROCESSING" },
+    { "pending_enroute", "PROCESSING" },
+    { "PENDING_", "PROCESSING" },
+    { "PENDINGX", "UNDEFINED" },
+    { "ACCEPTED", "PROCESSING" },
+    { "MESSAGE_SENT", "PROCESSING" },
+    { "SENT", "PROCESSING" },
+    { "  sent  ", "PROCESSING" },
+    { "SENTX", "UNDEFINED" },
+    { "XSENT", "UNDEFINED" },
+
+    { "DELIVERED", "PROCESSED" },
+    { "DELIVERED_TO_HANDSET", "PROCESSED" },
+    { "DELIVEREDX", "UNDEFINED" },
+    { "ANSWERED", "PROCESSED" },
+    { "ANSWERED_HUMAN", "PROCESSED" },
+    { "COMPLETED", "PROCESSED" },
+
+    { "MACHINE", "ANSWERED_MACHINE" },
+    { "ANSWERED_BY_MACHINE", "ANSWERED_MACHINE" },
+    { "VoiceMail", "ANSWERED_MACHINE" },
+
+    { "NOT_ENOUGH_CREDITS", "ERROR_NOT_ENOUGH_CREDITS" },
+    { "REJECTED_NOT_ENOUGH_CREDITS", "ERROR_NOT_ENOUGH_CREDITS" },
+    { "x_not_enough_credits_y", "ERROR_NOT_ENOUGH_CREDITS" },
+    { "INSUFFICIENT_FUNDS", "ERROR_NOT_ENOUGH_CREDITS" },
+    { "INSUFFICIENT_FUNDSX", "UNDEFINED" },
+
+    { "NETWORK_NOT_AVAILABLE", "ERROR_NETWORK_NOT_AVAILABLE" },
+    { "UNDELIVERABLE_NETWORK_NOT_AVAILABLE", "ERROR_NETWORK_NOT_AVAILABLE" },
+    { "NETWORK_NOT_ALLOWED", "ERROR_NETWORK_NOT_AVAILABLE" },
+    { "REJECTED_NETWORK_NOT_ALLOWED_X", "ERROR_NETWORK_NOT_AVAILABLE" },
+
+    { "ROUTE_NOT_AVAILABLE", "ERROR_ROUTE_NOT_AVAILABLE" },
+    { "REJECTED_ROUTE_NOT_AVAILABLE", "ERROR_ROUTE_NOT_AVAILABLE" },
+    { "NO_ROUTE", "ERROR_ROUTE_NOT_AVAILABLE" },
+    { "NO_ROUTES", "UNDEFINED" },
+
+    { "USER_BUSY", "ERROR_USER_BUSY" },
+    { "UNDELIVERABLE_USER_BUSY", "ERROR_USER_BUSY" },
+    { "BUSY", "ERROR_USER_BUSY" },
+    { "XBUSY", "UNDEFINED" },
+
+    { "NO_ANSWER", "ERROR_NO_ANSWER" },
+    { "UNDELIVERABLE_NO_ANSWER", "ERROR_NO_ANSWER" },
+
+    { "UNDELIVERABLE", "ERROR" },
+    { "UNDELIVERABLE_REJECTED_OPERATOR", "ERROR" },
+    { "REJECTED", "ERROR" },
+    { "REJECTED_DESTINATION", "ERROR" },
+    { "EXPIRED", "ERROR" },
+    { "EXPIRED_EXPIRED", "ERROR" },
+    { "FAILED", "ERROR" },
+    { "failed_x", "ERROR" },
+    { "XFAILED", "UNDEFINED" },
+
+    { "CANCELLED", "UNDEFINED" },
+    { "", "UNDEFINED" },
+    { "   ", "UNDEFINED" },
+    { "PROCESSING\x01", "UNDEFINED" },
+    { NULL, NULL }
+};
+
+
+static const char  ok_body[] =
+    "{\"pinId\":\"" PIN "\",\"to\":\"41793026727\","
+    "\"callStatus\":\"PENDING_ACCEPTED\"}";
+
+
+static const norm_case_t  norm_cases[] = {
+
+    /* success */
+
+    { 200, B(ok_body), "application/json",
+      "{\"pinId\":\"" PIN "\",\"to\":\"41793026727\","
+      "\"callStatus\":\"PROCESSING\"}",
+      200, "PROCESSING", NULL, "ok: Infobip example" },
+
+    { 200, B("{\"extra\":1,\"callStatus\":\"DELIVERED\",\"to\":\"1\","
+             "\"smsStatus\":\"x\",\"pinId\":\"P\"}"), NULL,
+      "{\"pinId\":\"P\",\"to\":\"1\",\"callStatus\":\"PROCESSED\"}",
+      200, "PROCESSED", NULL, "ok: key order and extra keys dropped" },
+
+    { 200, B("{\"callStatus\":\"SENT\"}"), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"PROCESSING\"}",
+      200, "PROCESSING", NULL, "ok: pinId from the request, to null" },
+
+    { 200, B("{\"pinId\":\"\",\"callStatus\":\"SENT\"}"), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"PROCESSING\"}",
+      200, "PROCESSING", NULL, "ok: empty upstream pinId" },
+
+    { 200, B("{\"pinId\":42,\"to\":41793026727,\"callStatus\":\"SENT\"}"),
+      NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"PROCESSING\"}",
+      200, "PROCESSING", NULL, "ok: non-string pinId and to" },
+
+    { 200, B("{\"pinId\":\"A\\u0000B\",\"to\":\"\\u00e9\",\"callStatus\":"
+             "\"SENT\"}"), NULL,
+      "{\"pinId\":\"A\\u0000B\",\"to\":\"\xc3\xa9\",\"callStatus\":"
+      "\"PROCESSING\"}",
+      200, "PROCESSING", NULL, "ok: escaped NUL kept escaped" },
+
+    { 200, B("{\"callStatus\":{\"name\":\"DELIVERED_TO_HANDSET\","
+             "\"groupName\":\"PENDING\",\"description\":\"x\"}}"), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"PROCESSED\"}",
+      200, "PROCESSED", NULL, "ok: status object, name" },
+
+    { 200, B("{\"callStatus\":{\"groupName\":\"PENDING\"}}"), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"PROCESSING\"}",
+      200, "PROCESSING", NULL, "ok: status object, groupName" },
+
+    { 200, B("{\"callStatus\":{\"name\":\" \",\"groupName\":\"EXPIRED\"}}"),
+      NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"ERROR\"}",
+      200, "ERROR", NULL, "ok: status object, blank name" },
+
+    { 200, B("{\"callStatus\":{\"name\":1,\"groupName\":\"BUSY\"}}"), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"ERROR_USER_BUSY\"}",
+      200, "ERROR_USER_BUSY", NULL, "ok: status object, non-string name" },
+
+    { 200, B("{\"callStatus\":{\"description\":\"x\"}}"), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"UNDEFINED\"}",
+      200, "UNDEFINED", NULL, "ok: status object, no name" },
+
+    { 200, B("{\"status\":\"MESSAGE_SENT\"}"), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"PROCESSING\"}",
+      200, "PROCESSING", NULL, "ok: status key" },
+
+    { 200, B("{\"status\":{\"name\":\"VOICEMAIL\"}}"), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,"
+      "\"callStatus\":\"ANSWERED_MACHINE\"}",
+      200, "ANSWERED_MACHINE", NULL, "ok: status key, object" },
+
+    { 200, B("{\"callStatus\":null,\"smsStatus\":\"MESSAGE_SENT\","
+             "\"status\":\"NO_ANSWER\"}"), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"ERROR_NO_ANSWER\"}",
+      200, "ERROR_NO_ANSWER", NULL, "ok: null callStatus falls to status" },
+
+    { 200, B("{\"callStatus\":\"SENT\",\"status\":\"BUSY\"}"), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"PROCESSING\"}",
+      200, "PROCESSING", NULL, "ok: callStatus before status" },
+
+    { 200, B("{\"callStatus\":3,\"status\":\"BUSY\"}"), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"UNDEFINED\"}",
+      200, "UNDEFINED", NULL, "ok: non-string callStatus" },
+
+    { 200, B("{\"smsStatus\":\"MESSAGE_SENT\"}"), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"UNDEFINED\"}",
+      200, "UNDEFINED", NULL, "ok: no status" },
+
+    { 200, B("{\"callStatus\":\"SENT\",\"requestError\":{\"serviceException\":"
+             "{\"messageId\":\"X\"}}}"), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"PROCESSING\"}",
+      200, "PROCESSING", NULL, "ok: no requestError below 400" },
+
+    { 201, B("{\"callStatus\":\"SENT\"}"), "text/html",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"PROCESSING\"}",
+      201, "PROCESSING", NULL, "ok: status kept, Content-Type not needed" },
+
+    /* unusable */
+
+    { 200, B(""), "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"ERROR\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"UPSTREAM_ERROR\",\"text\":\"upstream answer is empty\"}}}",
+      502, "ERROR", "UPSTREAM_ERROR", "unusable: empty" },
+
+    { 204, B(""), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"ERROR\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"UPSTREAM_ERROR\",\"text\":\"upstream answer is empty\"}}}",
+      502, "ERROR", "UPSTREAM_ERROR", "unusable: 204" },
+
+    { 200, B("<html>oops</html>"), "text/html",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"ERROR\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"UPSTREAM_ERROR\",\"text\":\"upstream answer is not valid JSON\"}}}",
+      502, "ERROR", "UPSTREAM_ERROR", "unusable: garbage" },
+
+    { 200, B("{\"pinId\":\"P\",\"callStatus\":\"SEN"), "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"ERROR\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"UPSTREAM_ERROR\",\"text\":\"upstream answer is not valid JSON\"}}}",
+      502, "ERROR", "UPSTREAM_ERROR", "unusable: cut short" },
+
+    { 200, B("{\"pinId\":\"P\xff\",\"callStatus\":\"SENT\"}"),
+      "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"ERROR\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"UPSTREAM_ERROR\",\"text\":\"upstream answer is not valid JSON\"}}}",
+      502, "ERROR", "UPSTREAM_ERROR", "unusable: invalid UTF-8" },
+
+    { 200, B("{\"a\":1}\0"), "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"ERROR\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"UPSTREAM_ERROR\",\"text\":\"upstream answer is not valid JSON\"}}}",
+      502, "ERROR", "UPSTREAM_ERROR", "unusable: NUL byte" },
+
+    { 200, B("[{\"callStatus\":\"SENT\"}]"), "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"ERROR\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"UPSTREAM_ERROR\",\"text\":\"upstream answer is not a JSON object\"}}}",
+      502, "ERROR", "UPSTREAM_ERROR", "unusable: array" },
+
+    { 200, B("\"SENT\""), "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"ERROR\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"UPSTREAM_ERROR\",\"text\":\"upstream answer is not a JSON object\"}}}",
+      502, "ERROR", "UPSTREAM_ERROR", "unusable: string" },
+
+    /* the 2FA API's error object */
+
+    { 400, B("{\"requestError\":{\"serviceException\":{\"messageId\":"
+             "\"BAD_REQUEST\",\"text\":\"Bad request\"}}}"), "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"BAD_REQUEST\",\"text\":\"Bad request\"}}}",
+      400, "BAD_REQUEST", "BAD_REQUEST", "error: Infobip 400" },
+
+    { 401, B("{\"requestError\":{\"serviceException\":{\"text\":"
+             "\"Invalid login details\",\"messageId\":\"UNAUTHORIZED\","
+             "\"extra\":1}}}"), "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"UNAUTHORIZED\",\"text\":\"Invalid login details\"}}}",
+      401, "BAD_REQUEST", "UNAUTHORIZED", "error: Infobip 401, key order" },
+
+    { 400, B("{\"requestError\":{\"serviceException\":{\"messageId\":"
+             "\"BAD_REQUEST\",\"text\":\"Bad request\",\"validationErrors\":"
+             "{\"pinId\":[\"size must be 32\"]}}}}"), "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"BAD_REQUEST\",\"text\":\"Bad request\",\"validationErrors\":"
+      "{\"pinId\":[\"size must be 32\"]}}}}",
+      400, "BAD_REQUEST", "BAD_REQUEST", "error: validationErrors kept" },
+
+    { 400, B("{\"requestError\":{\"serviceException\":{\"messageId\":"
+             "\"BAD_REQUEST\",\"text\":\"x\",\"validationErrors\":null}}}"),
+      "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"BAD_REQUEST\",\"text\":\"x\"}}}",
+      400, "BAD_REQUEST", "BAD_REQUEST", "error: null validationErrors" },
+
+    { 429, B("{\"requestError\":{\"serviceException\":{\"messageId\":"
+             "\"TOO_MANY_REQUESTS\",\"text\":\"Too many requests\"}}}"),
+      "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"TOO_MANY_REQUESTS\",\"text\":\"Too many requests\"}}}",
+      429, "BAD_REQUEST", "TOO_MANY_REQUESTS", "error: Infobip 429" },
+
+    { 500, B("{\"requestError\":{\"serviceException\":{\"messageId\":"
+             "\"GENERAL_ERROR\",\"text\":\"Something went wrong.\"}}}"),
+      "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"ERROR\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"GENERAL_ERROR\",\"text\":\"Something went wrong.\"}}}",
+      500, "ERROR", "GENERAL_ERROR", "error: Infobip 500" },
+
+    { 403, B("{\"requestError\":{\"serviceException\":{\"messageId\":"
+             "\"REJECTED_NOT_ENOUGH_CREDITS\",\"text\":\"No credit\"}}}"),
+      "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,"
+      "\"callStatus\":\"ERROR_NOT_ENOUGH_CREDITS\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"REJECTED_NOT_ENOUGH_CREDITS\",\"text\":\"No credit\"}}}",
+      403, "ERROR_NOT_ENOUGH_CREDITS", "REJECTED_NOT_ENOUGH_CREDITS",
+      "error: messageId says NOT_ENOUGH_CREDITS" },
+
+    { 500, B("{\"requestError\":{\"serviceException\":{\"messageId\":"
+             "\"insufficient_funds\",\"text\":\"x\"}}}"), "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,"
+      "\"callStatus\":\"ERROR_NOT_ENOUGH_CREDITS\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"insufficient_funds\",\"text\":\"x\"}}}",
+      500, "ERROR_NOT_ENOUGH_CREDITS", "insufficient_funds",
+      "error: messageId says INSUFFICIENT_FUNDS" },
+
+    { 404, B("{\"requestError\":{\"serviceException\":{}}}"),
+      "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"NOT_FOUND\",\"text\":\"Not found\"}}}",
+      404, "BAD_REQUEST", "NOT_FOUND", "error: empty serviceException" },
+
+    { 404, B("{\"requestError\":{\"serviceException\":{\"messageId\":\"\","
+             "\"text\":null}}}"), "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"NOT_FOUND\",\"text\":\"Not found\"}}}",
+      404, "BAD_REQUEST", "NOT_FOUND", "error: empty messageId, null text" },
+
+    { 400, B("{\"pinId\":\"P\",\"to\":\"385\",\"callStatus\":\"NO_ANSWER\","
+             "\"requestError\":{\"serviceException\":{\"messageId\":"
+             "\"BAD_REQUEST\",\"text\":\"t\"}}}"), "application/json",
+      "{\"pinId\":\"P\",\"to\":\"385\",\"callStatus\":\"ERROR_NO_ANSWER\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"BAD_REQUEST\",\"text\":\"t\"}}}",
+      400, "ERROR_NO_ANSWER", "BAD_REQUEST",
+      "error: upstream status, pinId and to kept" },
+
+    { 402, B("{\"status\":{\"groupName\":\"REJECTED\"},\"requestError\":"
+             "{\"serviceException\":{\"messageId\":\"NOT_ENOUGH_CREDITS\"}}}"),
+      "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"ERROR\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"NOT_ENOUGH_CREDITS\",\"text\":\"Bad request\"}}}",
+      402, "ERROR", "NOT_ENOUGH_CREDITS",
+      "error: a body status wins over the messageId" },
+
+    { 400, B("{\"callStatus\":\"  \",\"requestError\":{\"serviceException\":"
+             "{\"messageId\":\"INSUFFICIENT_FUNDS\"}}}"), "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,"
+      "\"callStatus\":\"ERROR_NOT_ENOUGH_CREDITS\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"INSUFFICIENT_FUNDS\",\"text\":\"Bad request\"}}}",
+      400, "ERROR_NOT_ENOUGH_CREDITS", "INSUFFICIENT_FUNDS",
+      "error: a blank body status is no status" },
+
+    /* the newer errorCode shape */
+
+    { 400, B("{\"errorCode\":\"E400\",\"description\":\"Request cannot be "
+             "processed.\",\"action\":\"Check the syntax\",\"violations\":[],"
+             "\"resources\":[]}"), "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"BAD_REQUEST\",\"text\":\"Request cannot be processed.\"}}}",
+      400, "BAD_REQUEST", "BAD_REQUEST", "errorCode: E400" },
+
+    { 401, B("{\"errorCode\":\"E401\",\"description\":\"d\"}"), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"UNAUTHORIZED\",\"text\":\"d\"}}}",
+      401, "BAD_REQUEST", "UNAUTHORIZED", "errorCode: E401" },
+
+    { 403, B("{\"errorCode\":\"E403\",\"description\":\"d\"}"), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"FORBIDDEN\",\"text\":\"d\"}}}",
+      403, "BAD_REQUEST", "FORBIDDEN", "errorCode: E403" },
+
+    { 404, B("{\"errorCode\":\"E404\",\"description\":\"d\"}"), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"NOT_FOUND\",\"text\":\"d\"}}}",
+      404, "BAD_REQUEST", "NOT_FOUND", "errorCode: E404" },
+
+    { 429, B("{\"errorCode\":\"E429\",\"description\":"
+             "\"Too many requests sent.\"}"), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"TOO_MANY_REQUESTS\",\"text\":\"Too many requests sent.\"}}}",
+      429, "BAD_REQUEST", "TOO_MANY_REQUESTS", "errorCode: E429" },
+
+    { 500, B("{\"errorCode\":\"E500\",\"description\":\"d\"}"), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"ERROR\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"GENERAL_ERROR\",\"text\":\"d\"}}}",
+      500, "ERROR", "GENERAL_ERROR", "errorCode: E500" },
+
+    { 418, B("{\"errorCode\":\"E418\"}"), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"E418\",\"text\":\"Bad request\"}}}",
+      418, "BAD_REQUEST", "E418", "errorCode: other code kept, no text" },
+
+    { 400, B("{\"errorCode\":\"e400\",\"description\":5}"), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"e400\",\"text\":\"Bad request\"}}}",
+      400, "BAD_REQUEST", "e400", "errorCode: codes are case-sensitive" },
+
+    { 404, B("{\"errorCode\":404,\"message\":\"m\"}"), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"NOT_FOUND\",\"text\":\"m\"}}}",
+      404, "BAD_REQUEST", "NOT_FOUND", "errorCode: a number is not the shape" },
+
+    /* error / message */
+
+    { 401, B("{\"error\":\"invalid token\"}"), "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"UNAUTHORIZED\",\"text\":\"invalid token\"}}}",
+      401, "BAD_REQUEST", "UNAUTHORIZED", "error: JSON error string" },
+
+    { 404, B("{\"message\":\"No route\"}"), "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"NOT_FOUND\",\"text\":\"No route\"}}}",
+      404, "BAD_REQUEST", "NOT_FOUND", "error: JSON message string" },
+
+    { 503, B("{\"message\":\"m\",\"error\":\"e\"}"), "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"ERROR\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"GENERAL_ERROR\",\"text\":\"e\"}}}",
+      503, "ERROR", "GENERAL_ERROR", "error: error before message" },
+
+    { 405, B("{\"error\":{\"message\":\"x\"},\"message\":\"\"}"),
+      "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"METHOD_NOT_ALLOWED\",\"text\":\"Method not allowed\"}}}",
+      405, "BAD_REQUEST", "METHOD_NOT_ALLOWED",
+      "error: non-string error, empty message" },
+
+    /* plain text */
+
+    { 429, B("Too many requests\n"), "text/plain",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"TOO_MANY_REQUESTS\",\"text\":\"Too many requests\"}}}",
+      429, "BAD_REQUEST", "TOO_MANY_REQUESTS", "plain: text/plain" },
+
+    { 502, B("  a\001b\tc\r\n\r\nd\x7f" "e\xc2\x85" "f \x1b[0m"), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"ERROR\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"GENERAL_ERROR\",\"text\":\"ab c def [0m\"}}}",
+      502, "ERROR", "GENERAL_ERROR",
+      "plain: no Content-Type, control characters dropped" },
+
+    { 400, B("bad \xff\xfe x\xe2\x82"), "Text/Plain; charset=utf-8",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"BAD_REQUEST\",\"text\":\"bad \xef\xbf\xbd\xef\xbf\xbd x"
+      "\xef\xbf\xbd\xef\xbf\xbd\"}}}",
+      400, "BAD_REQUEST", "BAD_REQUEST",
+      "plain: invalid UTF-8 replaced, Content-Type parameters" },
+
+    { 400, B("caf\xc3\xa9 \xf0\x9f\x98\x80 \xed\xa0\x80"), " text/plain ",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"BAD_REQUEST\",\"text\":\"caf\xc3\xa9 \xf0\x9f\x98\x80 "
+      "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"}}}",
+      400, "BAD_REQUEST", "BAD_REQUEST",
+      "plain: valid UTF-8 kept, surrogate replaced" },
+
+    { 500, B("a\0b"), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"ERROR\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"GENERAL_ERROR\",\"text\":\"ab\"}}}",
+      500, "ERROR", "GENERAL_ERROR", "plain: NUL dropped" },
+
+    { 404, B("\001\002 \n"), "text/plain",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"NOT_FOUND\",\"text\":\"Not found\"}}}",
+      404, "BAD_REQUEST", "NOT_FOUND", "plain: nothing left" },
+
+    { 404, B("<html><body>Not Found</body></html>"), "text/html",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"NOT_FOUND\",\"text\":\"Not found\"}}}",
+      404, "BAD_REQUEST", "NOT_FOUND", "plain: text/html not used" },
+
+    { 404, B("Not Found"), "text/plainx",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"NOT_FOUND\",\"text\":\"Not found\"}}}",
+      404, "BAD_REQUEST", "NOT_FOUND", "plain: text/plainx not used" },
+
+    { 413, B("Too large"), "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"REQUEST_TOO_LARGE\",\"text\":\"Request too large\"}}}",
+      413, "BAD_REQUEST", "REQUEST_TOO_LARGE",
+      "plain: not JSON under a JSON Content-Type not used" },
+
+    { 403, B("403"), "text/plain",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"FORBIDDEN\",\"text\":\"403\"}}}",
+      403, "BAD_REQUEST", "FORBIDDEN", "plain: a JSON scalar is plain text" },
+
+    { 400, B("[\"x\"]"), "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"BAD_REQUEST\",\"text\":\"Bad request\"}}}",
+      400, "BAD_REQUEST", "BAD_REQUEST", "error: JSON array" },
+
+    /* status table */
+
+    { 400, B(""), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"BAD_REQUEST\",\"text\":\"Bad request\"}}}",
+      400, "BAD_REQUEST", "BAD_REQUEST", "status: 400" },
+
+    { 401, B(""), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"UNAUTHORIZED\",\"text\":\"Unauthorized\"}}}",
+      401, "BAD_REQUEST", "UNAUTHORIZED", "status: 401" },
+
+    { 403, B(""), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"FORBIDDEN\",\"text\":\"Forbidden\"}}}",
+      403, "BAD_REQUEST", "FORBIDDEN", "status: 403" },
+
+    { 404, B("{}"), "application/json",
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"NOT_FOUND\",\"text\":\"Not found\"}}}",
+      404, "BAD_REQUEST", "NOT_FOUND", "status: 404" },
+
+    { 405, B(""), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"METHOD_NOT_ALLOWED\",\"text\":\"Method not allowed\"}}}",
+      405, "BAD_REQUEST", "METHOD_NOT_ALLOWED", "status: 405" },
+
+    { 413, B(""), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"REQUEST_TOO_LARGE\",\"text\":\"Request too large\"}}}",
+      413, "BAD_REQUEST", "REQUEST_TOO_LARGE", "status: 413" },
+
+    { 429, B(""), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"TOO_MANY_REQUESTS\",\"text\":\"Too many requests\"}}}",
+      429, "BAD_REQUEST", "TOO_MANY_REQUESTS", "status: 429" },
+
+    { 409, B(""), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"BAD_REQUEST\",\"text\":\"Bad request\"}}}",
+      409, "BAD_REQUEST", "BAD_REQUEST", "status: other 4xx" },
+
+    { 500, B(""), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"ERROR\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"GENERAL_ERROR\",\"text\":\"General error\"}}}",
+      500, "ERROR", "GENERAL_ERROR", "status: 500" },
+
+    { 503, B(""), NULL,
+      "{\"pinId\":\"" REQ "\",\"to\":null,\"callStatus\":\"ERROR\","
+      "\"requestError\":{\"serviceException\":{\"messageId\":"
+      "\"GENERAL_ERROR\",\"text\":\"General error\"}}}",
+      503, "ERROR", "GENERAL_ERROR", "status: other 5xx" },
+
+    { 0, NULL, 0, NULL, NULL, 0, NULL, NULL, NULL }
+};
+
+
+static void
+test_builtin(void)
+{
+    char              *p;
+    char               name[128];
+    const char        *got;
+    const map_case_t  *c;
+
+    for (c = builtin_cases; c->in; c++) {
+        snprintf(name, sizeof(name), "builtin: \"%s\" -> %s", c->in, c->out);
+
+        /* a line break in a test name would break the TAP stream */
+
+        for (p = name; *p; p++) {
+            if ((unsigned char) *p < 0x20) {
+                *p = '.';
+            }
+        }
+
+        got = ngx_http_tfa_resend_map_status(NULL,
+                                             (const unsigned char *) c->in,
+                                             strlen(c->in));
+        is(got, c->out, name);
+    }
+
+    is(ngx_http_tfa_resend_map_status(NULL, NULL, 0), "UNDEFINED",
+       "builtin: NULL status");
+    is(ngx_http_tfa_resend_map_status(NULL, S("SENT\0")), "UNDEFINED",
+       "builtin: NUL byte is not white space");
+}
+
+
+static void
+test_is_call_status(void)
+{
+    ok(ngx_http_tfa_resend_is_call_status(S("PROCESSING")),
+       "is_call_status: PROCESSING");
+    ok(ngx_http_tfa_resend_is_call_status(S("ERROR_NO_ANSWER")),
+       "is_call_status: ERROR_NO_ANSWER");
+    ok(ngx_http_tfa_resend_is_call_status(S("UNDEFINED")),
+       "is_call_status: UNDEFINED");
+    ok(!ngx_http_tfa_resend_is_call_status(S("processing")),
+       "is_call_status: case matters");
+    ok(!ngx_http_tfa_resend_is_call_status(S("PROCESSINGX")),
+       "is_call_status: longer");
+    ok(!ngx_http_tfa_resend_is_call_status(S("PROCESS")),
+       "is_call_status: prefix");
+    ok(!ngx_http_tfa_resend_is_call_status(S("")),
+       "is_call_status: empty");
+    ok(!ngx_http_tfa_resend_is_call_status(NULL, 0),
+       "is_call_status: NULL");
+}
+
+
+static void
+test_map(void)
+{
+    int                                rc;
+    char                               err[256];
+    ngx_http_tfa_resend_status_map_t  *map;
+
+    map = ngx_http_tfa_resend_status_map_create();
+    ok(map != NULL, "map: created");
+
+    rc = ngx_http_tfa_resend_status_map_add(map, S("~^PEND"), S("ERROR"),
+                                            err, sizeof(err));
+    ok(rc == 0, "map: add regex");
+    rc = ngx_http_tfa_resend_status_map_add(map, S(" pending_accepted "),
+                                            S("PROCESSED"), err, sizeof(err));
+    ok(rc == 0, "map: add exact after a regex");
+    rc = ngx_http_tfa_resend_status_map_add(map, S("~^FOO"),
+                                            S("ERROR_USER_BUSY"),
+                                            err, sizeof(err));
+    ok(rc == 0, "map: add regex 2");
+    rc = ngx_http_tfa_resend_status_map_add(map, S("~FOO"),
+                                            S("ERROR_NO_ANSWER"),
+                                            err, sizeof(err));
+    ok(rc == 0, "map: add regex 3");
+    rc = ngx_http_tfa_resend_status_map_add(map, S("~^bar$"), S("ERROR"),
+                                            err, sizeof(err));
+    ok(rc == 0, "map: add case-sensitive regex");
+    rc = ngx_http_tfa_resend_status_map_add(map, S("~*^baz$"),
+                                            S("PROCESSED"), err, sizeof(err));
+    ok(rc == 0, "map: add caseless regex");
+    rc = ngx_http_tfa_resend_status_map_add(map, S("SENT"), S("ERROR"),
+                                            err, sizeof(err));
+    ok(rc == 0, "map: add exact overriding the built-in table");
+    rc = ngx_http_tfa_resend_status_map_add(map, S("~^x y$"),
+                                            S("ANSWERED_MACHINE"),
+                                            err, sizeof(err));
+    ok(rc == 0, "map: add regex with a space");
+
+    is(ngx_http_tfa_resend_map_status(map, S("PENDING_ACCEPTED")),
+       "PROCESSED", "map: exact before regex");
+    is(ngx_http_tfa_resend_map_status(map, S("\tPending_Accepted  ")),
+       "PROCESSED", "map: exact is trimmed and caseless");
+    is(ngx_http_tfa_resend_map_status(map, S("PENDING_ENROUTE")),
+       "ERROR", "map: regex before the built-in table");
+    is(ngx_http_tfa_resend_map_status(map, S("FOOBAR")),
+       "ERROR_USER_BUSY", "map: regexes in order, first");
+    is(ngx_http_tfa_resend_map_status(map, S("XFOO")),
+       "ERROR_NO_ANSWER", "map: regexes in order, second");
+    is(ngx_http_tfa_resend_map_status(map, S("bar")),
+       "ERROR", "map: ~ matches");
+    is(ngx_http_tfa_resend_map_status(map, S("BAR")),
+       "UNDEFINED", "map: ~ is case-sensitive");
+    is(ngx_http_tfa_resend_map_status(map, S("BaZ")),
+       "PROCESSED", "map: ~* is caseless");
+    is(ngx_http_tfa_resend_map_status(map, S("  bar  ")),
+       "ERROR", "map: regex sees the trimmed value");
+    is(ngx_http_tfa_resend_map_status(map, S("x y")),
+       "ANSWERED_MACHINE", "map: inner space kept");
+    is(ngx_http_tfa_resend_map_status(map, S("sent")),
+       "ERROR", "map: overrides the built-in table");
+    is(ngx_http_tfa_resend_map_status(map, S("DELIVERED")),
+       "PROCESSED", "map: falls back to the built-in table");
+    is(ngx_http_tfa_resend_map_status(map, NULL, 0),
+       "UNDEFINED", "map: NULL status");
+
+    err[0] = '\0';
+    rc = ngx_http_tfa_resend_status_map_add(map, S("X"), S("processing"),
+                                            err, sizeof(err));
+    ok(rc == -1, "map: lower-case canonical rejected");
+    is(err, "unknown callStatus \"processing\"", "map: unknown message");
+
+    rc = ngx_http_tfa_resend_status_map_add(map, S("X"), S("DELIVERED"),
+                                            err, sizeof(err));
+    ok(rc == -1, "map: non-canonical value rejected");
+    is(err, "unknown callStatus \"DELIVERED\"", "map: unknown message 2");
+
+    rc = ngx_http_tfa_resend_status_map_add(map, S("X"), S(""),
+                                            err, sizeof(err));
+    ok(rc == -1, "map: empty canonical rejected");
+
+    rc = ngx_http_tfa_resend_status_map_add(map, S("~(a"), S("ERROR"),
+                                            err, sizeof(err));
+    ok(rc == -1, "map: bad regex rejected");
+    is(err, "invalid regex \"(a\": missing closing parenthesis at offset 2",
+       "map: bad regex message");
+
+    rc = ngx_http_tfa_resend_status_map_add(map, S("~*a{2,1}"), S("ERROR"),
+                                            err, sizeof(err));
+    ok(rc == -1 && strstr(err, "at offset 5") != NULL,
+       "map: bad caseless regex rejected");
+
+    is(ngx_http_tfa_resend_map_status(map, S("X")), "UNDEFINED",
+       "map: rejected rows were not added");
+
+    ngx_http_tfa_resend_status_map_free(map);
+    ngx_http_tfa_resend_status_map_free(NULL);
+}
+
+
+static void
+test_normalize(void)
+{
+    int                               rc;
+    char                              name[160];
+    const norm_case_t                *c;
+    ngx_http_tfa_resend_answer_t      in;
+    ngx_http_tfa_resend_canonical_t   out;
+
+    for (c = norm_cases; c->name; c++) {
+        memset(&in, 0, sizeof(in));
+        in.status = c->status;
+        in.body = (const unsigned char *) c->body;
+        in.body_len = c->body_len;
+        in.content_type = (const unsigned char *) c->content_type;
+        in.content_type_len = c->content_type ? strlen(c->content_type) : 0;
+        in.pin_id = (const unsigned char *) REQ;
+        in.pin_id_len = sizeof(REQ) - 1;
+
+        rc = ngx_http_tfa_resend_normalize(&in, &out);
+        ok(rc == 0, c->name);
+
+        snprintf(name, sizeof(name), "%s: body", c->name);
+        is_n(out.body, out.body_len, c->expected_body, name);
+
+        snprintf(name, sizeof(name), "%s: status", c->name);
+        ok(out.status == c->expected_status, name);
+
+        snprintf(name, sizeof(name), "%s: callStatus", c->name);
+        is(out.call_status, c->expected_call_status, name);
+
+        snprintf(name, sizeof(name), "%s: messageId", c->name);
+        is_n(out.message_id, out.message_id_len, c->expected_message_id,
+             name);
+
+        ok(out.body && strlen(out.body) == out.body_len,
+           "body is NUL-terminated");
+
+        ngx_http_tfa_resend_canonical_free(&out);
+    }
+}
+
+
+static void
+test_normalize_more(void)
+{
+    int                                rc;
+    char                               body[600], err[128];
+    ngx_http_tfa_resend_answer_t       in;
+    ngx_http_tfa_resend_canonical_t    out;
+    ngx_http_tfa_resend_status_map_t  *map;
+
+    /* no pinId anywhere */
+
+    memset(&in, 0, sizeof(in));
+    in.status = 200;
+    in.body = (const unsigned char *) "{\"callStatus\":\"SENT\"}";
+    in.body_len = strlen((const char *) in.body);
+
+    rc = ngx_http_tfa_resend_normalize(&in, &out);
+    is(out.body, "{\"pinId\":null,\"to\":null,\"callStatus\":\"PROCESSING\"}",
+       "pinId: null without one");
+    ngx_http_tfa_resend_canonical_free(&out);
+
+    /* the request's pinId, made valid UTF-8 */
+
+    in.pin_id = (const unsigned char *) "A\xff" "B";
+    in.pin_id_len = 3;
+    rc = ngx_http_tfa_resend_normalize(&in, &out);
+    is(out.body, "{\"pinId\":\"A\xef\xbf\xbd" "B\",\"to\":null,"
+       "\"callStatus\":\"PROCESSING\"}", "pinId: invalid UTF-8 replaced");
+    ngx_http_tfa_resend_canonical_free(&out);
+
+    in.pin_id = (const unsigned char *) "";
+    in.pin_id_len = 0;
+    rc = ngx_http_tfa_resend_normalize(&in, &out);
+    is(out.body, "{\"pinId\":\"\",\"to\":null,\"callStatus\":\"PROCESSING\"}",
+       "pinId: the request's empty pinId");
+    ngx_http_tfa_resend_canonical_free(&out);
+
+    /* a configured map */
+
+    map = ngx_http_tfa_resend_status_map_create();
+    ngx_http_tfa_resend_status_map_add(map, S("~*^pending_"),
+                                       S("ERROR_USER_BUSY"),
+                                       err, sizeof(err));
+    ngx_http_tfa_resend_status_map_add(map, S("~^QUEUED$"), S("PROCESSING"),
+                                       err, sizeof(err));
+
+    memset(&in, 0, sizeof(in));
+    in.status = 200;
+    in.body = (const unsigned char *) ok_body;
+    in.body_len = sizeof(ok_body) - 1;
+    in.map = map;
+
+    rc = ngx_http_tfa_resend_normalize(&in, &out);
+    ok(rc == 0, "map in normalize");
+    is(out.body, "{\"pinId\":\"" PIN "\",\"to\":\"41793026727\","
+       "\"callStatus\":\"ERROR_USER_BUSY\"}", "map in normalize: body");
+    ngx_http_tfa_resend_canonical_free(&out);
+
+    in.status = 400;
+    in.body = (const unsigned char *) "{\"callStatus\":\" QUEUED \"}";
+    in.body_len = strlen((const char *) in.body);
+    rc = ngx_http_tfa_resend_normalize(&in, &out);
+    is(out.body, "{\"pinId\":null,\"to\":null,\"callStatus\":\"PROCESSING\","
+       "\"requestError\":{\"serviceException\":{\"messageId\":"
+       "\"BAD_REQUEST\",\"text\":\"Bad request\"}}}",
+       "map in normalize: error with a status");
+    ngx_http_tfa_resend_canonical_free(&out);
+
+    ngx_http_tfa_resend_status_map_free(map);
+
+    /* the 256-byte cap on plain text */
+
+    memset(body, 'x', sizeof(body));
+    memset(&in, 0, sizeof(in));
+    in.status = 400;
+    in.body = (const unsigned char *) body;
+    in.body_len = NGX_HTTP_TFA_RESEND_PLAIN_TEXT_MAX;
+
+    rc = ngx_http_tfa_resend_normalize(&in, &out);
+    ok(rc == 0 && out.body_len == 125 + NGX_HTTP_TFA_RESEND_PLAIN_TEXT_MAX
+       && strstr(out.body, "\"text\":\"xxxx") != NULL,
+       "plain: 256 bytes used");
+    ngx_http_tfa_resend_canonical_free(&out);
+
+    in.body_len = NGX_HTTP_TFA_RESEND_PLAIN_TEXT_MAX + 1;
+    rc = ngx_http_tfa_resend_normalize(&in, &out);
+    is(out.body, "{\"pinId\":null,\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+       "\"requestError\":{\"serviceException\":{\"messageId\":"
+       "\"BAD_REQUEST\",\"text\":\"Bad request\"}}}",
+       "plain: 257 bytes not used");
+    ngx_http_tfa_resend_canonical_free(&out);
+
+    /* 256 invalid bytes: 768 bytes of U+FFFD */
+
+    memset(body, 0xff, sizeof(body));
+    in.body_len = NGX_HTTP_TFA_RESEND_PLAIN_TEXT_MAX;
+    rc = ngx_http_tfa_resend_normalize(&in, &out);
+    ok(rc == 0 && out.body_len == 125 + 3 * NGX_HTTP_TFA_RESEND_PLAIN_TEXT_MAX,
+       "plain: 256 invalid bytes replaced");
+    ngx_http_tfa_resend_canonical_free(&out);
+}
+
+
+static void
+test_canonical_error(void)
+{
+    int                               rc;
+    ngx_http_tfa_resend_canonical_t   out;
+
+    rc = ngx_http_tfa_resend_canonical_error(429, S(PIN), "TOO_MANY_REQUESTS",
+                                             "Too many resend requests",
+                                             NULL, &out);
+    ok(rc == 0, "gateway error: 429");
+    is(out.body, "{\"pinId\":\"" PIN "\",\"to\":null,"
+       "\"callStatus\":\"BAD_REQUEST\",\"requestError\":{\"serviceException\":"
+       "{\"messageId\":\"TOO_MANY_REQUESTS\","
+       "\"text\":\"Too many resend requests\"}}}", "gateway error: 429 body");
+    ok(out.status == 429, "gateway error: 429 status");
+    is(out.call_status, "BAD_REQUEST", "gateway error: 429 callStatus");
+    is(out.message_id, "TOO_MANY_REQUESTS", "gateway error: 429 messageId");
+    ngx_http_tfa_resend_canonical_free(&out);
+    ok(out.body == NULL && out.message_id == NULL, "canonical_free clears");
+
+    rc = ngx_http_tfa_resend_canonical_error(400, NULL, 0, NULL, NULL, NULL,
+                                             &out);
+    is(out.body, "{\"pinId\":null,\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+       "\"requestError\":{\"serviceException\":{\"messageId\":"
+       "\"BAD_REQUEST\",\"text\":\"Bad request\"}}}",
+       "gateway error: all defaults");
+    ngx_http_tfa_resend_canonical_free(&out);
+
+    rc = ngx_http_tfa_resend_canonical_error(504, S(PIN), "UPSTREAM_TIMEOUT",
+                                             NULL, "ERROR", &out);
+    is(out.body, "{\"pinId\":\"" PIN "\",\"to\":null,\"callStatus\":\"ERROR\","
+       "\"requestError\":{\"serviceException\":{\"messageId\":"
+       "\"UPSTREAM_TIMEOUT\",\"text\":\"Upstream timed out\"}}}",
+       "gateway error: 504 UPSTREAM_TIMEOUT");
+    ok(out.status == 504, "gateway error: 504 status");
+    ngx_http_tfa_resend_canonical_free(&out);
+
+    rc = ngx_http_tfa_resend_canonical_error(502, S(PIN), "UPSTREAM_ERROR",
+                                             NULL, NULL, &out);
+    is(out.body, "{\"pinId\":\"" PIN "\",\"to\":null,\"callStatus\":\"ERROR\","
+       "\"requestError\":{\"serviceException\":{\"messageId\":"
+       "\"UPSTREAM_ERROR\",\"text\":\"Upstream answer could not be used\"}}}",
+       "gateway error: 502 UPSTREAM_ERROR");
+    ngx_http_tfa_resend_canonical_free(&out);
+
+    rc = ngx_http_tfa_resend_canonical_error(503, S(PIN), NULL, NULL, NULL,
+                                             &out);
+    is(out.body, "{\"pinId\":\"" PIN "\",\"to\":null,\"callStatus\":\"ERROR\","
+       "\"requestError\":{\"serviceException\":{\"messageId\":"
+       "\"GENERAL_ERROR\",\"text\":\"General error\"}}}",
+       "gateway error: 503 defaults");
+    ngx_http_tfa_resend_canonical_free(&out);
+
+    rc = ngx_http_tfa_resend_canonical_error(415, S(PIN),
+                                             "UNSUPPORTED_MEDIA_TYPE", NULL,
+                                             NULL, &out);
+    is(out.body, "{\"pinId\":\"" PIN "\",\"to\":null,"
+       "\"callStatus\":\"BAD_REQUEST\",\"requestError\":{\"serviceException\":"
+       "{\"messageId\":\"UNSUPPORTED_MEDIA_TYPE\","
+       "\"text\":\"Unsupported media type\"}}}",
+       "gateway error: 415 text from the status");
+    ngx_http_tfa_resend_canonical_free(&out);
+
+    rc = ngx_http_tfa_resend_canonical_error(402, S(PIN),
+                                             "NOT_ENOUGH_CREDITS", "x",
+                                             "bogus", &out);
+    is(out.call_status, "ERROR_NOT_ENOUGH_CREDITS",
+       "gateway error: unknown callStatus derived");
+    ngx_http_tfa_resend_canonical_free(&out);
+
+    rc = ngx_http_tfa_resend_canonical_error(413, S("P\xc0" "Q"),
+                                             "REQUEST_TOO_LARGE",
+                                             "t\x01\xff", "PROCESSED", &out);
+    is(out.body, "{\"pinId\":\"P\xef\xbf\xbdQ\",\"to\":null,"
+       "\"callStatus\":\"PROCESSED\",\"requestError\":{\"serviceException\":"
+       "{\"messageId\":\"REQUEST_TOO_LARGE\","
+       "\"text\":\"t\\u0001\xef\xbf\xbd\"}}}",
+       "gateway error: explicit callStatus, invalid UTF-8 made valid");
+    ngx_http_tfa_resend_canonical_free(&out);
+
+    rc = ngx_http_tfa_resend_canonical_error(200, S(PIN), NULL, NULL, NULL,
+                                             &out);
+    ok(rc == 0 && out.message_id == NULL, "gateway answer below 400");
+    is(out.body, "{\"pinId\":\"" PIN "\",\"to\":null,"
+       "\"callStatus\":\"BAD_REQUEST\"}", "gateway answer below 400: body");
+    ngx_http_tfa_resend_canonical_free(&out);
+
+    ngx_http_tfa_resend_canonical_free(NULL);
+}
+
+
+int
+main(void)
+{
+    test_builtin();
+    test_is_call_status();
+    test_map();
+    test_normalize();
+    test_normalize_more();
+    test_canonical_error();
+
+    return done_testing();
+}
