@@ -274,7 +274,7 @@ ngx_http_tfa_resend_ci_equal(const unsigned char *a, size_t alen,
 
 
 /*
- * Case-insensitive search of an upper-case needle in s, starting at
+ * Case-insensitive search of needle in s, starting at
  * positions 0 .. at_most (at_most 0: a prefix check).
  */
 
@@ -291,8 +291,10 @@ ngx_http_tfa_resend_ci_find(const unsigned char *s, size_t len,
     }
 
     for (i = 0; i <= len - n && i <= at_most; i++) {
-        if (ngx_http_tfa_resend_ci_equal(s + i, n,
-                                         (const unsigned char *) needle, n))
+        if (ngx_http_tfa_resend_upper(s[i])
+            == ngx_http_tfa_resend_upper((unsigned char) needle[0])
+            && ngx_http_tfa_resend_ci_equal(s + i, n,
+                                            (const unsigned char *) needle, n))
         {
             return 1;
         }

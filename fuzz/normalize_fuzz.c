@@ -1,0 +1,153 @@
+
+/*
+ * libFuzzer target for the canonical response builder.  Input: 2 bytes of
+ * big-endian selector (HTTP status 100..599 = 100 + v % 500; v / 500 picks
+ * the Content-Type, the request pinId and whether a configured map is
+ * used), then the upstream body.  Every output must be the canonical shape.
+ */
+
+
+#include <stdint.h>
+#include <string.h>
+#include <jansson.h>
+
+#include "ngx_http_tfa_resend_normalize.h"
+#include "fuzz_assert.h"
+
+
+static ngx_http_tfa_resend_status_map_t  *map;
+
+static const char  *content_types[] = {
+    NULL,
+    "application/json",
+    "text/plain; charset=utf-8",
+    "text/html",
+};
+
+
+static void
+check_canonical(const ngx_http_tfa_resend_canonical_t *c, int status)
+{
+    size_t       n;
+    json_t      *root, *v, *se;
+    const char  *key;
+    void        *iter;
+    json_error_t  error;
+    static const char  *keys[] = { "pinId", "to", "callStatus",
+                                   "requestError" };
+
+    fuzz_assert(c->body != NULL && c->body_len == strlen(c->body));
+    fuzz_assert(c->status == status || c->status == 502);
+    fuzz_assert(ngx_http_tfa_resend_is_call_status(
+                    (const unsigned char *) c->call_status,
+                    strlen(c->call_status)));
+
+    /* valid UTF-8 JSON: jansson checks both */
+
+    root = json_loadb(c->body, c->body_len, JSON_ALLOW_NUL, &error);
+    fuzz_assert(json_is_object(root));
+
+    n = 0;
+
+    for (iter = json_object_iter(root); iter;
+         iter = json_object_iter_next(root, iter))
+    {
+        key = json_object_iter_key(iter);
+        fuzz_assert(n < 4 && strcmp(key, keys[n]) == 0);
+        n++;
+    }
+
+    fuzz_assert(n == (c->status >= 400 ? 4u : 3u));
+
+    v = json_object_get(root, "pinId");
+    fuzz_assert(json_is_string(v) || json_is_null(v));
+    v = json_object_get(root, "to");
+    fuzz_assert(json_is_string(v) || json_is_null(v));
+    v = json_object_get(root, "callStatus");
+    fuzz_assert(json_is_string(v)
+                && strcmp(json_string_value(v), c->call_status) == 0);
+
+    if (c->status >= 400) {
+        se = json_object_get(json_object_get(root, "requestError"),
+                             "serviceException");
+        fuzz_assert(json_is_object(se));
+        fuzz_assert(json_is_string(json_object_get(se, "messageId")));
+        fuzz_assert(json_is_string(json_object_get(se, "text")));
+        fuzz_assert(json_object_size(se) <= 3);
+        fuzz_assert(c->message_id != NULL);
+
+    } else {
+        fuzz_assert(c->message_id == NULL);
+    }
+
+    json_decref(root);
+}
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    int                               status;
+    char                              err[256];
+    unsigned                          v, sel;
+    ngx_http_tfa_resend_answer_t      in;
+    ngx_http_tfa_resend_canonical_t   out;
+
+    if (map == NULL) {
+        map = ngx_http_tfa_resend_status_map_create();
+        fuzz_assert(map != NULL);
+        fuzz_assert(ngx_http_tfa_resend_status_map_add(map,
+                        (const unsigned char *) "queued", 6,
+                        (const unsigned char *) "PROCESSING", 10,
+                        err, sizeof(err)) == 0);
+        fuzz_assert(ngx_http_tfa_resend_status_map_add(map,
+                        (const unsigned char *) "~^X(.*)Y$", 9,
+                        (const unsigned char *) "ERROR", 5,
+                        err, sizeof(err)) == 0);
+        fuzz_assert(ngx_http_tfa_resend_status_map_add(map,
+                        (const unsigned char *) "~*busy", 6,
+                        (const unsigned char *) "ERROR_USER_BUSY", 15,
+                        err, sizeof(err)) == 0);
+    }
+
+    if (size < 2) {
+        return 0;
+    }
+
+    v = (data[0] << 8) | data[1];
+    status = 100 + v % 500;
+    sel = v / 500;
+
+    memset(&in, 0, sizeof(in));
+    in.status = status;
+    in.body = data + 2;
+    in.body_len = size - 2;
+    in.content_type = (const unsigned char *) content_types[sel % 4];
+    in.content_type_len = in.content_type
+                          ? strlen((const char *) in.content_type) : 0;
+
+    if (sel & 4) {
+        in.pin_id = (const unsigned char *) "9C817C6F8AF3D48F9FE553282AFA2B67";
+        in.pin_id_len = 32;
+    }
+
+    in.map = (sel & 8) ? map : NULL;
+
+    fuzz_assert(ngx_http_tfa_resend_normalize(&in, &out) == 0);
+    check_canonical(&out, status);
+    ngx_http_tfa_resend_canonical_free(&out);
+
+    /* the same bytes as a status value, and as a gateway error's strings */
+
+    fuzz_assert(ngx_http_tfa_resend_is_call_status((const unsigned char *)
+                    ngx_http_tfa_resend_map_status(map, data + 2, size - 2),
+                    strlen(ngx_http_tfa_resend_map_status(map, data + 2,
+                                                          size - 2))));
+
+    fuzz_assert(ngx_http_tfa_resend_canonical_error(status, data + 2,
+                    size - 2, NULL, NULL, NULL, &out) == 0);
+    check_canonical(&out, status);
+    ngx_http_tfa_resend_canonical_free(&out);
+
+    return 0;
+}
