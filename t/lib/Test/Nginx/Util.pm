@@ -756,9 +756,20 @@ sub _start_nginx ($$$) {
     my $i = 0;
     $ErrLogFilePos = 0;
 
+    my $errfile = "$LogDir/nginx-start.stderr";
+
     while (1) {
-        system $cmd;
+        system "$cmd 2>$errfile";
         my $status = $?;
+
+        # pass nginx's start-up stderr through, as upstream does
+        my $stderr = '';
+        if (open my $in, '<', $errfile) {
+            $stderr = do { local $/; <$in> } // '';
+            close $in;
+            print STDERR $stderr;
+        }
+        unlink $errfile;
 
         if (defined $must_die) {
             if ($status == -1) {
@@ -790,6 +801,12 @@ sub _start_nginx ($$$) {
         }
 
         last if $status == 0;
+
+        # a broken config will not get better: give up at once
+        if ($stderr =~ /\[emerg\]/ && $stderr !~ /Address already in use/) {
+            bail_out("$name - Cannot start nginx using command \"$cmd\" "
+                     . "(status code $status).");
+        }
 
         # usually the previous nginx still holding the port; retry
         $i++;
