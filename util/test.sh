@@ -32,6 +32,18 @@ if [ $# -eq 0 ]; then
 fi
 
 export TEST_NGINX_BINARY=${TEST_NGINX_BINARY:-/usr/sbin/nginx}
+
+# Runs of different files may overlap on one machine (several engineers, or
+# a bench beside a test): each run gets its own server root and a free port
+# unless told otherwise.
+if [ -z "${TEST_NGINX_SERVER_PORT:-}" ]; then
+    TEST_NGINX_SERVER_PORT=$(perl -MIO::Socket::INET -e '
+        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
+                                      LocalPort => 0) or die "no port: $!";
+        print $s->sockport')
+    export TEST_NGINX_SERVER_PORT
+fi
+export TEST_NGINX_SERVROOT=${TEST_NGINX_SERVROOT:-$root/t/servroot-$TEST_NGINX_SERVER_PORT}
 export TEST_NGINX_LOAD_MODULES=${TEST_NGINX_LOAD_MODULES:-$BUILD/ngx_http_tfa_resend_module.so}
 
 inc=
@@ -49,4 +61,7 @@ fi
 if [ $# -eq 0 ]; then
     set -- t/*.t
 fi
-prove $inc "$@"
+rc=0
+prove $inc "$@" || rc=$?
+[ -n "${TEST_NGINX_NO_CLEAN:-}" ] || rm -rf "$TEST_NGINX_SERVROOT"
+exit $rc
