@@ -12,6 +12,8 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tfa_resend_module.h"
+#include "ngx_http_tfa_resend_credentials.h"
+#include "ngx_http_tfa_resend_handler.h"
 
 
 static ngx_int_t ngx_http_tfa_resend_preconfiguration(ngx_conf_t *cf);
@@ -39,6 +41,20 @@ static ngx_command_t  ngx_http_tfa_resend_commands[] = {
       &ngx_http_tfa_resend_enable_post_handler },
 
     /* interception and credentials */
+
+    { ngx_string("tfa_resend_pin_pattern"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tfa_resend_pin_pattern,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tfa_resend_credentials"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_tfa_resend_credentials,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
 
     /* limiter */
 
@@ -122,6 +138,10 @@ ngx_http_tfa_resend_postconfiguration(ngx_conf_t *cf)
 
     /* interception and credentials */
 
+    if (ngx_http_tfa_resend_handler_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     /* limiter */
 
     /* normalizer */
@@ -158,6 +178,14 @@ ngx_http_tfa_resend_create_loc_conf(ngx_conf_t *cf)
 
     /* interception and credentials */
 
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->credentials = { 0, NULL };
+     */
+
+    conf->pin_pattern = NGX_CONF_UNSET_PTR;
+
     /* limiter */
 
     /* normalizer */
@@ -178,6 +206,12 @@ ngx_http_tfa_resend_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
 
     /* interception and credentials */
+
+    if (ngx_http_tfa_resend_merge_intercept_conf(cf, prev, conf)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     /* limiter */
 

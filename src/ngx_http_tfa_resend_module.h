@@ -15,6 +15,9 @@
 
 typedef struct {
     ngx_flag_t                  used;     /* some location has tfa_resend on */
+
+    /* interception and credentials */
+    struct ngx_http_tfa_resend_pattern_s  *default_pattern;
 } ngx_http_tfa_resend_main_conf_t;
 
 
@@ -22,6 +25,8 @@ typedef struct {
     ngx_flag_t                  enable;
 
     /* interception and credentials */
+    struct ngx_http_tfa_resend_pattern_s  *pin_pattern;
+    ngx_str_t                   credentials;  /* "Basic ..." or "App ..." */
 
     /* limiter */
 
@@ -43,6 +48,8 @@ typedef struct {
 
     /* interception and credentials */
     ngx_http_handler_pt         content_handler;  /* the location's own */
+    ngx_int_t                 (*create_request)(ngx_http_request_t *r);
+    ngx_int_t                   phase_rc;         /* precontent, re-entered */
 
     /* limiter */
 
