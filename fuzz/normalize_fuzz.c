@@ -28,11 +28,11 @@ static const char  *content_types[] = {
 static void
 check_canonical(const ngx_http_tfa_resend_canonical_t *c, int status)
 {
-    size_t       n;
-    json_t      *root, *v, *se;
-    const char  *key;
-    void        *iter;
-    json_error_t  error;
+    void               *iter;
+    size_t              n;
+    json_t             *root, *v, *se;
+    const char         *key;
+    json_error_t        error;
     static const char  *keys[] = { "pinId", "to", "callStatus",
                                    "requestError" };
 

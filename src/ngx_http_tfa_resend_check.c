@@ -42,11 +42,11 @@ int
 ngx_http_tfa_resend_parse_uri(const unsigned char *uri, size_t len,
     const unsigned char **pin, size_t *pin_len)
 {
-    static const char   prefix1[] = "/2fa/1/pin/";
-    static const char   prefix2[] = "/2fa/2/pin/";
-    static const char   suffix[] = "/resend/voice";
-    size_t              plen, slen;
-    const unsigned char  *p, *last;
+    size_t                    plen, slen;
+    const unsigned char      *p, *last;
+    static const char         prefix1[] = "/2fa/1/pin/";
+    static const char         prefix2[] = "/2fa/2/pin/";
+    static const char         suffix[] = "/resend/voice";
 
     plen = sizeof(prefix1) - 1;
     slen = sizeof(suffix) - 1;
@@ -269,7 +269,7 @@ int
 ngx_http_tfa_resend_parse_secret(const unsigned char *data, size_t len,
     int basic, size_t *out_len, char *reason, size_t reason_len)
 {
-    size_t               n;
+    size_t                n;
     const unsigned char  *p, *colon;
 
     n = len;

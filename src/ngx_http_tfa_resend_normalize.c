@@ -610,6 +610,10 @@ ngx_http_tfa_resend_sanitize(const unsigned char *s, size_t len, int plain,
     unsigned        cp;
     unsigned char  *buf, *d;
 
+    if (len > ((size_t) -1 - 1) / 3) {
+        return NULL;
+    }
+
     buf = malloc(len * 3 + 1);
     if (buf == NULL) {
         return NULL;
@@ -816,7 +820,7 @@ ngx_http_tfa_resend_upstream_status(json_t *obj, const unsigned char **s,
 static json_t *
 ngx_http_tfa_resend_pin(json_t *obj, const ngx_http_tfa_resend_answer_t *in)
 {
-    size_t               len;
+    size_t                len;
     const unsigned char  *s;
 
     if (obj && ngx_http_tfa_resend_get_string(obj, "pinId", &s, &len)
