@@ -188,14 +188,14 @@ POST /2fa/2/pin/00000000000000000000000000000005/resend/voice
 
 
 
-=== TEST 6: short plain-text 503: text kept without control characters, ERROR
+=== TEST 6: short plain-text 503: text kept, control characters out, ERROR
 --- config eval
 "location /2fa/ { $::gateway proxy_pass http://127.0.0.1:1990; }"
 --- request
 POST /2fa/2/pin/00000000000000000000000000000006/resend/voice
 --- error_code: 503
 --- response_body chomp
-{"pinId":"00000000000000000000000000000006","to":null,"callStatus":"ERROR","requestError":{"serviceException":{"messageId":"GENERAL_ERROR","text":"Servicetemporarily down"}}}
+{"pinId":"00000000000000000000000000000006","to":null,"callStatus":"ERROR","requestError":{"serviceException":{"messageId":"GENERAL_ERROR","text":"Service temporarily down"}}}
 
 
 
