@@ -16,12 +16,16 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tfa_resend_module.h"
+#include "ngx_http_tfa_resend_handler.h"
+#include "ngx_http_tfa_resend_check.h"
 #include "ngx_http_tfa_resend_normalize.h"
 
 
 static ngx_int_t ngx_http_tfa_resend_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tfa_resend_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
+static ngx_http_tfa_resend_ctx_t *ngx_http_tfa_resend_early_ctx(
+    ngx_http_request_t *r, ngx_http_tfa_resend_loc_conf_t *lcf);
 static int ngx_http_tfa_resend_nginx_answer(ngx_http_request_t *r,
     ngx_http_tfa_resend_ctx_t *ctx, ngx_uint_t status,
     ngx_http_tfa_resend_canonical_t *c);
@@ -164,15 +168,18 @@ ngx_http_tfa_resend_header_filter(ngx_http_request_t *r)
     ngx_http_tfa_resend_loc_conf_t   *lcf;
     ngx_http_tfa_resend_canonical_t   c;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_tfa_resend_module);
-
-    if (ctx == NULL || ctx->own_response || r != r->main) {
+    if (r != r->main) {
         return ngx_http_next_header_filter(r);
     }
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_tfa_resend_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tfa_resend_module);
 
-    if (!lcf->normalize) {
+    if (ctx == NULL && r->err_status && lcf->enable) {
+        ctx = ngx_http_tfa_resend_early_ctx(r, lcf);
+    }
+
+    if (ctx == NULL || ctx->own_response || !lcf->normalize) {
         return ngx_http_next_header_filter(r);
     }
 
@@ -207,6 +214,26 @@ ngx_http_tfa_resend_header_filter(ngx_http_request_t *r)
     r->allow_ranges = 0;
 
     return NGX_OK;
+}
+
+
+/*
+ * nginx refused a resend before the phase handler saw it (client checks,
+ * client_max_body_size): it is a resend all the same.
+ */
+
+static ngx_http_tfa_resend_ctx_t *
+ngx_http_tfa_resend_early_ctx(ngx_http_request_t *r,
+    ngx_http_tfa_resend_loc_conf_t *lcf)
+{
+    size_t         len;
+    const u_char  *pin;
+
+    if (!ngx_http_tfa_resend_parse_uri(r->uri.data, r->uri.len, &pin, &len)) {
+        return NULL;
+    }
+
+    return ngx_http_tfa_resend_create_ctx(r, lcf, pin, len);
 }
 
 

@@ -40,13 +40,11 @@ like($out, qr/\[emerg\].*invalid tfa_resend_status_map "~\^\(PENDING PROCESSING"
 });
 is($rc, 0, 'normalizer directives are accepted in http') or diag($out);
 
-1990 ||= 1990;
 
 our $http_config = <<'_EOC_';
-    default_type application/json;
-
     server {
         listen 127.0.0.1:1990;
+        default_type application/json;
 
         location = /2fa/2/pin/00000000000000000000000000000001/resend/voice {
             return 200 '{"pinId":"00000000000000000000000000000001","to":"41793026727","callStatus":"PENDING_ACCEPTED"}';
@@ -134,7 +132,7 @@ POST /2fa/2/pin/00000000000000000000000000000001/resend/voice
 --- error_code: 200
 --- response_headers
 Content-Type: application/json
-Content-Length: 88
+Content-Length: 89
 --- response_body chomp
 {"pinId":"00000000000000000000000000000001","to":"41793026727","callStatus":"PROCESSING"}
 --- no_error_log
@@ -369,10 +367,15 @@ upstream timed out
 --- http_config
 --- tcp_listen: 1990
 --- tcp_reply eval
-["HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
- "5\r\n{\"pin", "\r\n", "3\r\nId\"", "\r\n1c\r\n:\"00000000000000000000000000", "\r\n",
- "3d\r\n000001\",\"to\":\"41793026727\",\"callStatus\":\"PENDING_ACCEPTED\"}\r\n",
- "0\r\n\r\n"]
+my $json = '{"pinId":"00000000000000000000000000000001","to":"41793026727","callStatus":"PENDING_ACCEPTED"}';
+my @chunks = (substr($json, 0, 5), substr($json, 5, 3), substr($json, 8, 28), substr($json, 36));
+my @packets = ("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+for my $c (@chunks) {
+    my $framed = sprintf("%x\r\n%s\r\n", length($c), $c);
+    push @packets, substr($framed, 0, 3), substr($framed, 3);
+}
+push @packets, "0\r\n", "\r\n";
+\@packets;
 --- request
 POST /2fa/2/pin/00000000000000000000000000000001/resend/voice
 --- error_code: 200
@@ -458,7 +461,7 @@ Content-Type: application/json
 "POST /2fa/2/pin/00000000000000000000000000000001/resend/voice HTTP/1.0\r\nHost: localhost\r\n\r\n"
 --- error_code: 200
 --- response_headers
-Content-Length: 88
+Content-Length: 89
 --- response_body chomp
 {"pinId":"00000000000000000000000000000001","to":"41793026727","callStatus":"PROCESSING"}
 
@@ -466,8 +469,7 @@ Content-Length: 88
 
 === TEST 25: client_max_body_size: canonical 413
 --- config eval
-"client_max_body_size 10;
-location /2fa/ { $::gateway proxy_pass http://127.0.0.1:1990; }"
+"location /2fa/ { $::gateway client_max_body_size 10; proxy_pass http://127.0.0.1:1990; }"
 --- request
 POST /2fa/2/pin/00000000000000000000000000000001/resend/voice
 {"placeholders":{"firstName":"John"}}
