@@ -32,6 +32,11 @@ esac
 "$root/util/build.sh"
 
 mkdir -p "$prefix/logs" "$prefix/tmp"
+
+# demo credentials for the mock; live ones go in a file of your own
+if [ ! -f "$prefix/infobip.secret" ]; then
+    (umask 077 && echo "demo-user:demo-password" > "$prefix/infobip.secret")
+fi
 sed -e "s|@MODULE@|$BUILD/ngx_http_tfa_resend_module.so|" \
     -e "s|@PREFIX@|$prefix|g" \
     "$root/conf/gateway.conf" > "$prefix/nginx.conf"
