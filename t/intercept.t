@@ -1,0 +1,965 @@
+# Interception of "resend PIN over voice": which requests are acted on, what
+# is refused, and what exactly reaches the upstream (issue 3).
+#
+# Two mock upstreams: an embedded TCP server (tcp_listen) that records the
+# raw request bytes, for exact checks of what the upstream received; and an
+# nginx server block that echoes the request line and the headers it got,
+# for the many small cases.  The echo's answer is plain text, so the
+# locations that use it turn the canonical response off
+# (tfa_resend_normalize off), which leaves the module's own refusals
+# canonical.
+
+use Test::Nginx::Socket 'no_plan';
+use IO::Socket::INET;
+use MIME::Base64 qw(encode_base64);
+
+# ports of their own, so that runs of other files may overlap with this one
+sub free_port {
+    my %not = map { $_ => 1 } @_;
+    for (1 .. 50) {
+        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                      LocalPort => 0, ReuseAddr => 1)
+            or die "no free port: $!";
+        my $port = $s->sockport;
+        close $s;
+        return $port unless $not{$port}
+                            || $port == ($ENV{TEST_NGINX_SERVER_PORT} || 1984);
+    }
+    die "no free port";
+}
+
+$ENV{TEST_NGINX_TFA_MOCK_PORT} ||= free_port();
+$ENV{TEST_NGINX_TFA_TCP_PORT} ||= free_port($ENV{TEST_NGINX_TFA_MOCK_PORT});
+
+our $pin = '9C817C6F8AF3D48F9FE553282AFA2B67';
+our $ours = 'Basic ' . encode_base64('alice:s3cret-Upstream', '');
+
+# what nginx's proxy sends for a resend to "proxy_pass http://infobip;"
+sub upstream_request {
+    my ($path, $body, @headers) = @_;
+
+    my $req = "POST $path HTTP/1.0\r\nHost: infobip\r\nConnection: close\r\n";
+    $req .= 'Content-Length: ' . length($body) . "\r\n" if length $body;
+    $req .= "$_\r\n" for @headers;
+
+    return "$req\r\n$body";
+}
+
+sub infobip_reply {
+    my $body = '{"pinId":"' . $pin
+               . '","to":"41793026727","callStatus":"PENDING_ACCEPTED"}';
+
+    return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+           . 'Content-Length: ' . length($body) . "\r\n"
+           . "Connection: close\r\n\r\n$body";
+}
+
+our $canonical_ok = '{"pinId":"' . $pin
+                    . '","to":"41793026727","callStatus":"PROCESSING"}';
+
+sub refusal {
+    my ($pin_id, $message_id, $text) = @_;
+
+    return '{"pinId":' . (defined $pin_id ? "\"$pin_id\"" : 'null')
+           . ',"to":null,"callStatus":"BAD_REQUEST","requestError":'
+           . '{"serviceException":{"messageId":"' . $message_id
+           . '","text":"' . $text . '"}}}';
+}
+
+our $http_config = <<'_EOC_';
+    upstream infobip {
+        server 127.0.0.1:$TEST_NGINX_TFA_TCP_PORT;
+    }
+
+    # echoes what it received; nginx itself answers 400 to a request with
+    # two Authorization headers, so "auth=" is the one and only
+    server {
+        listen 127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+        default_type text/plain;
+
+        # the mock logs what it received; keep that out of the gateway's log
+        error_log logs/mock-error.log warn;
+
+        location / {
+            return 200 "$request_method $request_uri auth=[$http_authorization] ae=[$http_accept_encoding] x=[$http_x_custom]\n";
+        }
+    }
+_EOC_
+
+# the upstream secrets of this file: never in the gateway's log, plain or
+# base64 (Test::Nginx logs at debug level unless told otherwise)
+our @secrets = ('alice:s3cret-Upstream', encode_base64('alice:s3cret-Upstream', ''),
+                '0123456789abcdef-Key');
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    my $nel = $block->no_error_log;
+    my @nel = !defined $nel ? () : ref $nel ? @$nel : split /\n/, $nel;
+    $block->set_value('no_error_log', [@nel, @secrets]);
+
+    if (!defined $block->http_config) {
+        $block->set_value('http_config', $http_config);
+    }
+
+    if (defined $block->tcp_reply && !defined $block->tcp_listen) {
+        $block->set_value('tcp_listen', $ENV{TEST_NGINX_TFA_TCP_PORT});
+    }
+});
+
+no_long_string();
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: upstream view: one Authorization (ours), path, no query, body byte for byte, no Accept-Encoding
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        proxy_pass http://infobip;
+    }
+--- more_headers
+Content-Type: application/json
+Authorization: Basic Y2xpZW50OmNsaWVudC1wYXNz
+Accept-Encoding: gzip, deflate, br
+X-Request-Id: t1
+--- request
+POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice?debug=1&to=41790000000
+{"placeholders":{"firstName":"John","code":"  x  "},"trackDelivery":false}
+--- tcp_query eval
+::upstream_request("/2fa/2/pin/$::pin/resend/voice",
+    '{"placeholders":{"firstName":"John","code":"  x  "},"trackDelivery":false}',
+    'Content-Type: application/json', 'X-Request-Id: t1',
+    "Authorization: $::ours")
+--- tcp_reply eval: ::infobip_reply()
+--- error_code: 200
+--- response_body eval: $::canonical_ok
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: upstream view: no body and no client Authorization
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        proxy_pass http://infobip;
+    }
+--- request
+POST /2fa/1/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice
+--- tcp_query eval
+::upstream_request("/2fa/1/pin/$::pin/resend/voice", '',
+    "Authorization: $::ours")
+--- tcp_reply eval: ::infobip_reply()
+--- error_code: 200
+--- response_body eval: $::canonical_ok
+
+
+
+=== TEST 3: upstream view: "{}", a client App key replaced, unknown keys and escapes kept
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        proxy_pass http://infobip;
+    }
+--- more_headers
+authorization: App client-own-api-key
+Content-Type: application/json; charset=utf-8
+--- request
+POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice
+{"trackDelivery":true,"placeholders":{"name":"Zo\u00eb \"Z\""},"campaign":[1,{"a":null}]}
+--- tcp_query eval
+::upstream_request("/2fa/2/pin/$::pin/resend/voice",
+    '{"trackDelivery":true,"placeholders":{"name":"Zo\u00eb \"Z\""},"campaign":[1,{"a":null}]}',
+    'Content-Type: application/json; charset=utf-8',
+    "Authorization: $::ours")
+--- tcp_reply eval: ::infobip_reply()
+--- error_code: 200
+--- response_body eval: $::canonical_ok
+
+
+
+=== TEST 4: upstream view: the path re-encoded from the normalized URI; "..", "%39", "//" and the query gone
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        proxy_pass http://infobip;
+    }
+--- request
+POST //2fa/2/pin/../pin/%39C817C6F8AF3D48F9FE553282AFA2B67/./resend/voice?pinId=../../x
+--- tcp_query eval
+::upstream_request("/2fa/2/pin/$::pin/resend/voice", '',
+    "Authorization: $::ours")
+--- tcp_reply eval: ::infobip_reply()
+--- error_code: 200
+--- response_body eval: $::canonical_ok
+
+
+
+=== TEST 5: upstream view: whatever tfa_resend_pin_pattern lets through is sent escaped, raw bytes too
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        tfa_resend_pin_pattern "^[^/]+$";
+        proxy_pass http://infobip;
+    }
+--- raw_request eval
+"POST /2fa/2/pin/Zo\xc3\xabx/resend/voice?q=1 HTTP/1.1\r
+Host: localhost\r
+Connection: close\r
+\r
+"
+--- tcp_query eval
+::upstream_request("/2fa/2/pin/Zo%C3%ABx/resend/voice", '',
+    "Authorization: $::ours")
+--- tcp_reply eval: ::infobip_reply()
+--- error_code: 200
+
+
+
+=== TEST 6: upstream view: a chunked body is forwarded whole, with its length
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        proxy_pass http://infobip;
+    }
+--- more_headers
+Transfer-Encoding: chunked
+Content-Type: application/json
+--- request eval
+"POST /2fa/2/pin/$::pin/resend/voice
+8\r
+{\"trackD\r
+e\r
+elivery\":true}\r
+0\r
+\r
+"
+--- tcp_query eval
+::upstream_request("/2fa/2/pin/$::pin/resend/voice",
+    '{"trackDelivery":true}',
+    'Content-Type: application/json', "Authorization: $::ours")
+--- tcp_reply eval: ::infobip_reply()
+--- error_code: 200
+--- response_body eval: $::canonical_ok
+
+
+
+=== TEST 7: upstream view: a body larger than client_body_buffer_size (in a temporary file) is checked and forwarded
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        client_body_buffer_size 128;
+        proxy_pass http://infobip;
+    }
+--- more_headers
+Content-Type: application/json
+--- request eval
+"POST /2fa/2/pin/$::pin/resend/voice\n"
+. '{"placeholders":{"firstName":"' . ('J' x 3000) . '"},"trackDelivery":true}'
+--- tcp_query eval
+::upstream_request("/2fa/2/pin/$::pin/resend/voice",
+    '{"placeholders":{"firstName":"' . ('J' x 3000) . '"},"trackDelivery":true}',
+    'Content-Type: application/json', "Authorization: $::ours")
+--- tcp_reply eval: ::infobip_reply()
+--- error_code: 200
+--- response_body eval: $::canonical_ok
+--- error_log
+a client request body is buffered to a temporary file
+
+
+
+=== TEST 8: upstream view: proxy_set_header for other headers, inherited from the server level
+--- config
+    proxy_set_header X-Forwarded-For $remote_addr;
+    proxy_set_header Host api.infobip.com;
+
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        proxy_pass http://infobip;
+    }
+--- more_headers
+Authorization: Basic Y2xpZW50OmNsaWVudC1wYXNz
+--- request
+POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice
+--- tcp_query eval
+"POST /2fa/2/pin/$::pin/resend/voice HTTP/1.0\r\n"
+. "X-Forwarded-For: 127.0.0.1\r\nHost: api.infobip.com\r\n"
+. "Connection: close\r\n"
+. "Authorization: $::ours\r\n\r\n"
+--- tcp_reply eval: ::infobip_reply()
+--- error_code: 200
+--- response_body eval: $::canonical_ok
+
+
+
+=== TEST 9: upstream view: proxy_set_header for other headers at the location level
+--- config
+    proxy_set_header X-Forwarded-For $remote_addr;
+
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        proxy_set_header X-Gateway tfa;
+        proxy_pass http://infobip;
+    }
+--- more_headers
+Authorization: Basic Y2xpZW50OmNsaWVudC1wYXNz
+--- request
+POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice
+--- tcp_query eval
+"POST /2fa/2/pin/$::pin/resend/voice HTTP/1.0\r\n"
+. "X-Gateway: tfa\r\nHost: infobip\r\nConnection: close\r\n"
+. "Authorization: $::ours\r\n\r\n"
+--- tcp_reply eval: ::infobip_reply()
+--- error_code: 200
+--- response_body eval: $::canonical_ok
+
+
+
+=== TEST 10: client Authorization: none
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        tfa_resend_normalize off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- request
+POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice
+--- error_code: 200
+--- response_body eval
+"POST /2fa/2/pin/$::pin/resend/voice auth=[$::ours] ae=[] x=[]\n"
+
+
+
+=== TEST 11: client Authorization: Basic, replaced
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        tfa_resend_normalize off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- more_headers
+Authorization: Basic Y2xpZW50OmNsaWVudC1wYXNz
+X-Custom: kept
+--- request
+POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice
+--- error_code: 200
+--- response_body eval
+"POST /2fa/2/pin/$::pin/resend/voice auth=[$::ours] ae=[] x=[kept]\n"
+
+
+
+=== TEST 12: client Authorization: App, Bearer, IBSSO, garbage, empty, odd case: all replaced
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        tfa_resend_normalize off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- more_headers eval
+["Authorization: App client-key",
+ "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.x",
+ "Authorization: IBSSO 2f9b4a",
+ "Authorization: !!! \x01garbage\t%00 :::",
+ "Authorization: ",
+ "aUtHoRiZaTiOn: Basic b2RkOmNhc2U=\nACCEPT-ENCODING: gzip"]
+--- request eval
+["POST /2fa/2/pin/$::pin/resend/voice",
+ "POST /2fa/2/pin/$::pin/resend/voice",
+ "POST /2fa/2/pin/$::pin/resend/voice",
+ "POST /2fa/2/pin/$::pin/resend/voice",
+ "POST /2fa/2/pin/$::pin/resend/voice",
+ "POST /2fa/2/pin/$::pin/resend/voice"]
+--- error_code eval
+[200, 200, 200, 200, 200, 200]
+--- response_body eval
+[("POST /2fa/2/pin/$::pin/resend/voice auth=[$::ours] ae=[] x=[]\n") x 6]
+
+
+
+=== TEST 13: client Authorization: several: nginx refuses the request, nothing is forwarded
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        tfa_resend_normalize off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- more_headers
+Authorization: Basic Y2xpZW50OmNsaWVudC1wYXNz
+Authorization: App client-key
+--- request
+POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice
+--- error_code: 400
+--- response_body_unlike: auth=
+--- error_log
+client sent duplicate header line
+
+
+
+=== TEST 14: app key credentials: "Authorization: App <key>"
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials app "0123456789abcdef-Key";
+        tfa_resend_normalize off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- more_headers
+Authorization: App client-key
+--- request
+POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice
+--- error_code: 200
+--- response_body eval
+"POST /2fa/2/pin/$::pin/resend/voice auth=[App 0123456789abcdef-Key] ae=[] x=[]\n"
+
+
+
+=== TEST 15: the client's own view is restored: $http_authorization and $tfa_resend_pin_id after proxying
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        tfa_resend_normalize off;
+        add_header X-Client-Auth "[$http_authorization]" always;
+        add_header X-Client-AE "[$http_accept_encoding]" always;
+        add_header X-Args "[$args]" always;
+        add_header X-Pin-Id $tfa_resend_pin_id always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- more_headers
+Authorization: Basic Y2xpZW50OmNsaWVudC1wYXNz
+Accept-Encoding: identity
+--- request
+POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice?a=1
+--- error_code: 200
+--- response_headers
+X-Client-Auth: [Basic Y2xpZW50OmNsaWVudC1wYXNz]
+X-Client-AE: [identity]
+X-Args: [a=1]
+X-Pin-Id: 9C817C6F8AF3D48F9FE553282AFA2B67
+--- response_body eval
+"POST /2fa/2/pin/$::pin/resend/voice auth=[$::ours] ae=[] x=[]\n"
+
+
+
+=== TEST 16: a lower-case hex pinId is valid; tfa_resend_pin_pattern replaces the default
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        tfa_resend_normalize off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+
+        location /2fa/1/ {
+            tfa_resend_pin_pattern "^PIN-[0-9]{6}$";
+            proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+        }
+    }
+--- request eval
+["POST /2fa/2/pin/9c817c6f8af3d48f9fe553282afa2b67/resend/voice",
+ "POST /2fa/1/pin/PIN-123456/resend/voice",
+ "POST /2fa/1/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice"]
+--- error_code eval
+[200, 200, 400]
+--- response_body eval
+["POST /2fa/2/pin/9c817c6f8af3d48f9fe553282afa2b67/resend/voice auth=[$::ours] ae=[] x=[]\n",
+ "POST /2fa/1/pin/PIN-123456/resend/voice auth=[$::ours] ae=[] x=[]\n",
+ ::refusal(undef, 'BAD_REQUEST', 'invalid pinId')]
+
+
+
+=== TEST 17: pinId attacks refused with the canonical 400 and never forwarded: space, non-ASCII, trailing newline, "?", "..", too long
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        add_header X-Pin-Id "[$tfa_resend_pin_id]" always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- request eval
+["POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B%2067/resend/voice",
+ "POST /2fa/2/pin/%C3%A9%C3%A9/resend/voice",
+ "POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67%0A/resend/voice",
+ "POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67%3F/resend/voice",
+ "POST /2fa/2/pin/9C817C6F8AF3D48F9..FE553282AFA2B67/resend/voice",
+ "POST /2fa/2/pin/%2E%2E%2E/resend/voice",
+ "POST /2fa/2/pin/" . ('A' x 4096) . "/resend/voice",
+ "POST /2fa/2/pin/" . ('A' x 33) . "/resend/voice"]
+--- error_code eval
+[(400) x 8]
+--- response_headers eval
+[("Content-Type: application/json\nX-Pin-Id: []") x 8]
+--- response_body eval
+[(::refusal(undef, 'BAD_REQUEST', 'invalid pinId')) x 8]
+
+
+
+=== TEST 18: pinId attack: raw non-ASCII bytes in the request line
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- raw_request eval
+"POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B\xc3\xa9/resend/voice HTTP/1.1\r
+Host: localhost\r
+Connection: close\r
+\r
+"
+--- error_code: 400
+--- response_body eval
+::refusal(undef, 'BAD_REQUEST', 'invalid pinId')
+
+
+
+=== TEST 19: pinId attack: %00 is refused by nginx itself, nothing is forwarded
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- request
+POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67%00/resend/voice
+--- error_code: 400
+--- response_body_unlike: auth=
+--- error_log
+client sent invalid request
+
+
+
+=== TEST 20: pinId attack: a raw space in the path never reaches the upstream
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- raw_request eval
+"POST /2fa/2/pin/9C817C6F8AF3D48F9 FE553282AFA2B67/resend/voice HTTP/1.1\r
+Host: localhost\r
+Connection: close\r
+\r
+"
+--- error_code: 400
+--- response_body_unlike: auth=
+
+
+
+=== TEST 21: pinId attack: an empty pinId ("//") is another path once slashes are merged: not intercepted, no credentials added
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        add_header X-Pin-Id "[$tfa_resend_pin_id]" always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- request
+POST /2fa/2/pin//resend/voice
+--- error_code: 200
+--- response_headers
+X-Pin-Id: []
+--- response_body
+POST /2fa/2/pin//resend/voice auth=[] ae=[] x=[]
+
+
+
+=== TEST 22: pinId attack: an empty pinId with merge_slashes off is refused
+--- config
+    merge_slashes off;
+
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- request
+POST /2fa/2/pin//resend/voice
+--- error_code: 400
+--- response_body eval
+::refusal(undef, 'BAD_REQUEST', 'invalid pinId')
+
+
+
+=== TEST 23: pinId attacks that make another path (%2F, "..") are left alone: the client's own Authorization, never ours
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        add_header X-Pin-Id "[$tfa_resend_pin_id]" always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- more_headers
+Authorization: Basic Y2xpZW50OmNsaWVudC1wYXNz
+--- request eval
+["POST /2fa/2/pin/9C817C6F8AF3D48F%2F9FE553282AFA2B67/resend/voice",
+ "POST /2fa/2/pin/..%2F9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice",
+ "POST /2fa/2/pin/%2E%2E/resend/voice",
+ "POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice/"]
+--- error_code eval
+[200, 200, 200, 200]
+--- response_headers eval
+[("X-Pin-Id: []") x 4]
+--- response_body eval
+["POST /2fa/2/pin/9C817C6F8AF3D48F%2F9FE553282AFA2B67/resend/voice auth=[Basic Y2xpZW50OmNsaWVudC1wYXNz] ae=[] x=[]\n",
+ "POST /2fa/2/pin/..%2F9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice auth=[Basic Y2xpZW50OmNsaWVudC1wYXNz] ae=[] x=[]\n",
+ "POST /2fa/2/pin/%2E%2E/resend/voice auth=[Basic Y2xpZW50OmNsaWVudC1wYXNz] ae=[] x=[]\n",
+ "POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice/ auth=[Basic Y2xpZW50OmNsaWVudC1wYXNz] ae=[] x=[]\n"]
+
+
+
+=== TEST 24: other 2FA paths are proxied untouched, with the client's Authorization, as plain proxying would
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        add_header X-Pin-Id "[$tfa_resend_pin_id]" always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- more_headers
+Authorization: App client-key
+Accept-Encoding: gzip
+--- request eval
+["GET /2fa/2/applications?page=1",
+ "POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend",
+ "POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/verify",
+ "POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/sms",
+ "POST /2fa/3/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice",
+ "GET /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/status"]
+--- error_code eval
+[(200) x 6]
+--- response_headers eval
+[("X-Pin-Id: []") x 6]
+--- response_body eval
+["GET /2fa/2/applications?page=1 auth=[App client-key] ae=[gzip] x=[]\n",
+ "POST /2fa/2/pin/$::pin/resend auth=[App client-key] ae=[gzip] x=[]\n",
+ "POST /2fa/2/pin/$::pin/verify auth=[App client-key] ae=[gzip] x=[]\n",
+ "POST /2fa/2/pin/$::pin/resend/sms auth=[App client-key] ae=[gzip] x=[]\n",
+ "POST /2fa/3/pin/$::pin/resend/voice auth=[App client-key] ae=[gzip] x=[]\n",
+ "GET /2fa/2/pin/$::pin/status auth=[App client-key] ae=[gzip] x=[]\n"]
+
+
+
+=== TEST 25: a location with tfa_resend off is not intercepted
+--- config
+    tfa_resend on;
+    tfa_resend_credentials basic "alice:s3cret-Upstream";
+
+    location /2fa/ {
+        tfa_resend off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- more_headers
+Authorization: App client-key
+--- request
+GET /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice
+--- error_code: 200
+--- response_body
+GET /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice auth=[App client-key] ae=[] x=[]
+
+
+
+=== TEST 26: methods other than POST: 405, Allow: POST, canonical body with the valid pinId
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- request eval
+["GET /2fa/2/pin/$::pin/resend/voice",
+ "PUT /2fa/2/pin/$::pin/resend/voice\n{}",
+ "DELETE /2fa/2/pin/$::pin/resend/voice",
+ "OPTIONS /2fa/2/pin/$::pin/resend/voice",
+ "PATCH /2fa/2/pin/$::pin/resend/voice\n{}"]
+--- error_code eval
+[(405) x 5]
+--- response_headers eval
+[("Allow: POST\nContent-Type: application/json") x 5]
+--- response_body eval
+[(::refusal($::pin, 'METHOD_NOT_ALLOWED', 'only POST is allowed')) x 5]
+
+
+
+=== TEST 27: HEAD: 405 and Allow: POST, no body
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- request
+HEAD /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice
+--- error_code: 405
+--- response_headers
+Allow: POST
+Content-Type: application/json
+--- response_body
+
+
+
+=== TEST 28: GET with a bad pinId: 405 first, the pinId stays out of the body
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- request
+GET /2fa/2/pin/not-a-pin/resend/voice
+--- error_code: 405
+--- response_headers
+Allow: POST
+--- response_body eval
+::refusal(undef, 'METHOD_NOT_ALLOWED', 'only POST is allowed')
+
+
+
+=== TEST 29: bodies refused with the canonical 400: malformed, not an object, wrong types, duplicate keys
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- more_headers
+Content-Type: application/json
+--- request eval
+["POST /2fa/2/pin/$::pin/resend/voice\n{\"placeholders\":",
+ "POST /2fa/2/pin/$::pin/resend/voice\n[{\"trackDelivery\":true}]",
+ "POST /2fa/2/pin/$::pin/resend/voice\n\"trackDelivery\"",
+ "POST /2fa/2/pin/$::pin/resend/voice\n{\"placeholders\":[\"John\"]}",
+ "POST /2fa/2/pin/$::pin/resend/voice\n{\"placeholders\":{\"firstName\":1}}",
+ "POST /2fa/2/pin/$::pin/resend/voice\n{\"trackDelivery\":\"false\"}",
+ "POST /2fa/2/pin/$::pin/resend/voice\n{\"trackDelivery\":true,\"trackDelivery\":false}",
+ "POST /2fa/2/pin/$::pin/resend/voice\n{} {}"]
+--- error_code eval
+[(400) x 8]
+--- response_body eval
+[::refusal($::pin, 'BAD_REQUEST', 'body is not valid JSON'),
+ ::refusal($::pin, 'BAD_REQUEST', 'body must be a JSON object'),
+ ::refusal($::pin, 'BAD_REQUEST', 'body must be a JSON object'),
+ ::refusal($::pin, 'BAD_REQUEST', 'placeholders must be an object of strings'),
+ ::refusal($::pin, 'BAD_REQUEST', 'placeholders must be an object of strings'),
+ ::refusal($::pin, 'BAD_REQUEST', 'trackDelivery must be a boolean'),
+ ::refusal($::pin, 'BAD_REQUEST', 'body is not valid JSON'),
+ ::refusal($::pin, 'BAD_REQUEST', 'body is not valid JSON')]
+
+
+
+=== TEST 30: a body in a temporary file is checked too
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        client_body_buffer_size 128;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- more_headers
+Content-Type: application/json
+--- request eval
+"POST /2fa/2/pin/$::pin/resend/voice\n"
+. '{"placeholders":{"firstName":"' . ('J' x 3000) . '"},"trackDelivery":1}'
+--- error_code: 400
+--- response_body eval
+::refusal($::pin, 'BAD_REQUEST', 'trackDelivery must be a boolean')
+
+
+
+=== TEST 31: another content type with a body: 415; a missing one too; an empty body needs none
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        tfa_resend_normalize off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- more_headers eval
+["Content-Type: application/x-www-form-urlencoded",
+ "Content-Type: text/plain",
+ "Content-Type: application/jsonp",
+ "X-Custom: no content type",
+ "Content-Type: text/plain\nTransfer-Encoding: chunked",
+ "Content-Type: text/plain"]
+--- request eval
+["POST /2fa/2/pin/$::pin/resend/voice\ntrackDelivery=true",
+ "POST /2fa/2/pin/$::pin/resend/voice\n{}",
+ "POST /2fa/2/pin/$::pin/resend/voice\n{}",
+ "POST /2fa/2/pin/$::pin/resend/voice\n{}",
+ "POST /2fa/2/pin/$::pin/resend/voice\n2\r\n{}\r\n0\r\n\r\n",
+ "POST /2fa/2/pin/$::pin/resend/voice"]
+--- error_code eval
+[415, 415, 415, 415, 415, 200]
+--- response_body eval
+[(::refusal($::pin, 'UNSUPPORTED_MEDIA_TYPE', 'body must be application/json')) x 5,
+ "POST /2fa/2/pin/$::pin/resend/voice auth=[$::ours] ae=[] x=[]\n"]
+
+
+
+=== TEST 32: client_max_body_size applies: 413 (Content-Length), never forwarded
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        client_max_body_size 64;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- more_headers
+Content-Type: application/json
+--- request eval
+"POST /2fa/2/pin/$::pin/resend/voice\n"
+. '{"placeholders":{"firstName":"' . ('J' x 100) . '"}}'
+--- error_code: 413
+--- response_body_unlike: auth=
+--- error_log
+client intended to send too large body
+
+
+
+=== TEST 33: client_max_body_size applies to a chunked body: canonical 413
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        client_max_body_size 64;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- more_headers
+Content-Type: application/json
+Transfer-Encoding: chunked
+--- request eval
+my $data = '{"placeholders":{"firstName":"' . ('J' x 100) . '"}}';
+"POST /2fa/2/pin/$::pin/resend/voice\n"
+. sprintf("%x\r\n%s\r\n0\r\n\r\n", length $data, $data)
+--- error_code: 413
+--- response_body eval
+::refusal($::pin, 'REQUEST_TOO_LARGE', 'Request too large')
+--- error_log
+client intended to send too large chunked body
+
+
+
+=== TEST 34: auth_basic runs first: wrong gateway credentials get 401 and are not forwarded
+--- user_files
+>>> htpasswd
+gateway-user:{PLAIN}gateway-pass
+--- config
+    location /2fa/ {
+        auth_basic "tfa";
+        auth_basic_user_file ../html/htpasswd;
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- more_headers
+Authorization: Basic Z2F0ZXdheS11c2VyOndyb25n
+--- request
+POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice
+--- error_code: 401
+--- response_body_unlike: auth=
+
+
+
+=== TEST 35: auth_basic runs first: the client's gateway credentials are then replaced, never forwarded
+--- user_files
+>>> htpasswd
+gateway-user:{PLAIN}gateway-pass
+--- config
+    location /2fa/ {
+        auth_basic "tfa";
+        auth_basic_user_file ../html/htpasswd;
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        tfa_resend_normalize off;
+        add_header X-User $remote_user always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- more_headers
+Authorization: Basic Z2F0ZXdheS11c2VyOmdhdGV3YXktcGFzcw==
+--- request
+POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice
+--- error_code: 200
+--- response_headers
+X-User: gateway-user
+--- response_body eval
+"POST /2fa/2/pin/$::pin/resend/voice auth=[$::ours] ae=[] x=[]\n"
+
+
+
+=== TEST 36: allow/deny runs first: a denied client gets 403, nothing is forwarded
+--- config
+    location /2fa/ {
+        deny all;
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- request
+POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice
+--- error_code: 403
+--- response_body_unlike: auth=
+--- error_log
+access forbidden by rule
+
+
+
+=== TEST 37: allow/deny runs first: an allowed client is intercepted
+--- config
+    location /2fa/ {
+        allow 127.0.0.1;
+        deny all;
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        tfa_resend_normalize off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- request
+POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice
+--- error_code: 200
+--- response_body eval
+"POST /2fa/2/pin/$::pin/resend/voice auth=[$::ours] ae=[] x=[]\n"
+
+
+
+=== TEST 38: internal redirects: a rewrite to a resend is intercepted with its new URI; error_page makes it a GET (405)
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        tfa_resend_normalize off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+
+    location /legacy/ {
+        rewrite ^/legacy/(.*)$ /2fa/2/pin/$1/resend/voice last;
+    }
+
+    location = /legacy-error {
+        error_page 418 = /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice;
+        return 418;
+    }
+--- more_headers
+Authorization: App client-key
+--- request eval
+["POST /legacy/9C817C6F8AF3D48F9FE553282AFA2B67?x=1",
+ "POST /legacy-error"]
+--- error_code eval
+[200, 405]
+--- response_body eval
+["POST /2fa/2/pin/$::pin/resend/voice auth=[$::ours] ae=[] x=[]\n",
+ ::refusal($::pin, 'METHOD_NOT_ALLOWED', 'only POST is allowed')]
