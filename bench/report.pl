@@ -1,0 +1,333 @@
+#!/usr/bin/env perl
+# Turns what bench/run.sh collected in its work directory into the results
+# file (Markdown) on standard output.
+#
+#   bench/report.pl WORKDIR MODULE_SO
+#
+# WORKDIR holds: facts (key TAB value), runs.tsv (label#round, requests,
+# seconds, req/s, p50 us, p99 us, worker CPU ticks, errors), check.tsv and
+# cg-NAME.out (callgrind).  No target is asserted: each is printed with
+# PASS or MISS.
+use strict;
+use warnings;
+use File::Basename qw(basename);
+
+my ($work, $module_so) = @ARGV;
+die "usage: $0 WORKDIR MODULE_SO\n" unless $work;
+my $module_base = basename($module_so // 'ngx_http_tfa_resend_module.so');
+
+my %fact;
+open my $fh, '<', "$work/facts" or die "$work/facts: $!\n";
+while (<$fh>) {
+    chomp;
+    my ($k, $v) = split /\t/, $_, 2;
+    $fact{$k} = $v;
+}
+close $fh;
+
+my $tck = $fact{clk_tck} || 100;
+
+sub median {
+    my @v = sort { $a <=> $b } grep { defined } @_;
+    return undef unless @v;
+    return $v[$#v / 2] if @v % 2;
+    return ($v[@v / 2 - 1] + $v[@v / 2]) / 2;
+}
+
+sub ratio {
+    my ($a, $b) = @_;
+    return undef unless defined $a && defined $b && $b;
+    return $a / $b;
+}
+
+sub fmt {
+    my ($v, $f) = @_;
+    return 'n/a' unless defined $v;
+    return sprintf $f // '%.2f', $v;
+}
+
+sub pass {
+    my ($ok) = @_;
+    return 'n/a' unless defined $ok;
+    return $ok ? 'PASS' : 'MISS';
+}
+
+# ------------------------------------------------------------------ runs
+
+my (%runs, @order);
+if (open $fh, '<', "$work/runs.tsv") {
+    while (<$fh>) {
+        chomp;
+        my ($label, $req, $secs, $rps, $p50, $p99, $ticks, $errs) = split /\t/;
+        my ($name, $round) = split /#/, $label;
+        push @order, $name unless $runs{$name};
+        push @{ $runs{$name} }, {
+            round => $round, req => $req, secs => $secs, rps => $rps,
+            p50 => $p50, p99 => $p99, ticks => $ticks, errs => $errs,
+            cpu => $req ? $ticks * 1e6 / $tck / $req : undef,
+        };
+    }
+    close $fh;
+}
+
+my %med;
+for my $name (@order) {
+    my $r = $runs{$name};
+    $med{$name} = {
+        map { my $k = $_; ($k => median(map { $_->{$k} } @$r)) }
+            qw(rps p50 p99 cpu)
+    };
+    $med{$name}{errs} = 0;
+    $med{$name}{errs} += $_->{errs} for @$r;
+}
+
+my @gw = grep { $med{$_} } qw(floor module lua njs);
+
+# ------------------------------------------------------------------ output
+
+my $smoke = ($fact{mode} // '') eq 'smoke';
+
+print "# Benchmark: ngx_http_tfa_resend_module, plain nginx, Lua, njs\n\n";
+if ($smoke) {
+    print "**Smoke run** (about a second per gateway): it shows that the kit\n"
+        . "works; its figures are too short to be compared.\n\n";
+}
+print "Made by `bench/run.sh", ($smoke ? ' smoke' : ''), "` on $fact{date}.\n\n";
+
+print "| | |\n| --- | --- |\n";
+print "| machine | $fact{cores} cores, $fact{cpu}, Linux $fact{kernel} |\n";
+print "| nginx | $fact{nginx} (Debian), lua-nginx-module $fact{lua}, njs $fact{njs}, wrk $fact{wrk} |\n";
+print "| commit | $fact{commit} |\n";
+print "| pinning | $fact{pinning} |\n";
+print "| load | $fact{load} |\n";
+print "| runs | $fact{rounds} rounds of floor, module, lua, njs (interleaved), "
+    . "$fact{duration} s each, after a $fact{warmup} s warm-up of each |\n\n";
+
+print "The four gateways (one worker each, the same upstream block with\n"
+    . "keepalive to a mock of the API on its own nginx worker):\n\n"
+    . "- **floor**: `proxy_pass` and `proxy_set_header Authorization` only;\n"
+    . "  it returns the upstream's raw body (`\"callStatus\":\"PENDING_ACCEPTED\"`);\n"
+    . "- **module**: `tfa_resend on`, `tfa_resend_credentials`,\n"
+    . "  `tfa_resend_limit` (3/10m, exact sliding window), normalization;\n"
+    . "- **lua**: the same job in `access_by_lua` (a `lua_shared_dict` sliding\n"
+    . "  window, pinId checks, Authorization) and `header_filter_by_lua` /\n"
+    . "  `body_filter_by_lua` (lua-cjson) for the canonical body;\n"
+    . "- **njs**: `js_header_filter` / `js_body_filter` for the canonical body,\n"
+    . "  `limit_req` keyed on the pinId (3 at once, then 1 per minute: njs 0.7\n"
+    . "  has no shared dictionary for an exact window), the pinId and method\n"
+    . "  checked by the location and `if`.\n\n";
+
+if (open $fh, '<', "$work/check.tsv") {
+    print "## Same answer\n\n"
+        . "Four resends of pinId `9C817C6F8AF3D48F9FE553282AFA2B67` to each\n"
+        . "gateway, before measuring:\n\n"
+        . "| gateway | statuses | content type | first body | |\n"
+        . "| --- | --- | --- | --- | --- |\n";
+    while (<$fh>) {
+        chomp;
+        my ($g, $st, $ct, $body, $v) = split /\t/;
+        $v = 'raw upstream body (expected)' if $g eq 'floor' && $v eq 'same';
+        $v = 'canonical' if $v eq 'same';
+        print "| $g | $st | $ct | `$body` | $v |\n";
+    }
+    close $fh;
+    print "\n";
+}
+
+if (@gw) {
+    print "## Gateways\n\n"
+        . "Medians over the rounds. CPU is the gateway worker's utime+stime\n"
+        . "(`/proc/PID/stat`, $tck ticks/s) over the requests wrk counted.\n\n"
+        . "| gateway | req/s | p50 ms | p99 ms | CPU us/req | req/s vs floor"
+        . " | CPU vs floor | p99 vs floor | errors |\n"
+        . "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+    for my $g (@gw) {
+        my $m = $med{$g};
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", $g,
+            fmt($m->{rps}, '%.0f'), fmt($m->{p50} / 1000, '%.3f'),
+            fmt($m->{p99} / 1000, '%.3f'), fmt($m->{cpu}, '%.1f'),
+            fmt(ratio($m->{rps}, $med{floor}{rps})),
+            fmt(ratio($m->{cpu}, $med{floor}{cpu})),
+            fmt(ratio($m->{p99}, $med{floor}{p99})), $m->{errs};
+    }
+    print "\n";
+
+    for my $what (['req/s', 'rps'], ['CPU per request', 'cpu'],
+                  ['p99 latency', 'p99'])
+    {
+        my ($title, $k) = @$what;
+        print "$title, row / column:\n\n| | ", join(' | ', @gw), " |\n| --- |",
+            ' ---: |' x @gw, "\n";
+        for my $r (@gw) {
+            print "| $r | ", join(' | ', map {
+                fmt(ratio($med{$r}{$k}, $med{$_}{$k})) } @gw), " |\n";
+        }
+        print "\n";
+    }
+}
+
+# ------------------------------------------------------------------ zone
+
+my ($per_pin, $full_cost);
+if ($fact{capacity_admitted}) {
+    $per_pin = $fact{capacity_bytes} / $fact{capacity_admitted};
+    print "## Limiter zone\n\n"
+        . "A `$fact{capacity_zone}` zone, filled with fresh pinIds until it refused:\n"
+        . "$fact{capacity_admitted} admitted (counted in an access log), then\n"
+        . "$fact{capacity_refused}. That is **"
+        . sprintf('%.1f', $per_pin) . " bytes of zone per tracked pinId**\n"
+        . "(zone size / pinIds that fit, the zone's own bookkeeping included),\n"
+        . sprintf('%.0f', 128 * 1048576 / $per_pin)
+        . " pinIds in a 128m zone.\n\n";
+}
+if ($med{'zone-full'} && $med{'zone-empty'}) {
+    my ($e, $f) = ($med{'zone-empty'}, $med{'zone-full'});
+    $full_cost = 1 - ratio($f->{rps}, $e->{rps});
+    print "Two module gateways with a `$fact{fill_zone}` zone each: one fresh,\n"
+        . "one holding $fact{fill_entries} pinIds (filled by wrk in"
+        . " $fact{fill_seconds} s), measured\n"
+        . "interleaved, $fact{rounds} rounds of $fact{zone_duration} s, each"
+        . " request a new pinId:\n\n"
+        . "| zone | req/s | p50 ms | p99 ms | CPU us/req | errors |\n"
+        . "| --- | ---: | ---: | ---: | ---: | ---: |\n";
+    for my $z (['almost empty', $e], ["$fact{fill_entries} pinIds", $f]) {
+        printf "| %s | %s | %s | %s | %s | %d |\n", $z->[0],
+            fmt($z->[1]{rps}, '%.0f'), fmt($z->[1]{p50} / 1000, '%.3f'),
+            fmt($z->[1]{p99} / 1000, '%.3f'), fmt($z->[1]{cpu}, '%.1f'),
+            $z->[1]{errs};
+    }
+    printf "\nThe full zone costs %.1f %% of the throughput"
+        . " (CPU per request x%.2f).\n\n", 100 * $full_cost,
+        ratio($f->{cpu}, $e->{cpu}) // 0;
+}
+
+# ------------------------------------------------------------------ callgrind
+
+sub cg_parse {
+    my ($file) = @_;
+    my (%obname, %fnname, %by_ob, %by_fn, $ob, $fn, $skip, $total);
+    open my $in, '<', $file or return;
+    while (<$in>) {
+        if (/^(c?ob)=\((\d+)\)(?: (.*))?$/) {
+            $obname{$2} = $3 if defined $3;
+            $ob = $2 if $1 eq 'ob';
+        } elsif (/^(c?fn)=\((\d+)\)(?: (.*))?$/) {
+            $fnname{$2} = $3 if defined $3;
+            $fn = $2 if $1 eq 'fn';
+        } elsif (/^calls=/) {
+            $skip = 1;
+        } elsif (/^(?:[+-]?\d+|\*)\s+(\d+)/) {
+            if ($skip) {
+                $skip = 0;
+                next;
+            }
+            $by_ob{$ob} += $1;
+            $by_fn{"$ob $fn"} += $1;
+            $total += $1;
+        }
+    }
+    close $in;
+    my (%o, %f);
+    $o{ basename($obname{$_} // '?') } += $by_ob{$_} for keys %by_ob;
+    for (keys %by_fn) {
+        my ($ob, $fn) = split / /;
+        $f{ ($fnname{$fn} // '?') . ' (' . basename($obname{$ob} // '?') . ')' }
+            += $by_fn{$_};
+    }
+    return { total => $total // 0, ob => \%o, fn => \%f };
+}
+
+my %cg;
+my $n = $fact{cg_requests};
+for my $g (qw(floor module lua njs)) {
+    my $c = -f "$work/cg-$g.out" ? cg_parse("$work/cg-$g.out") : undef;
+    $cg{$g} = $c if $c && $c->{total};
+}
+
+if ($n && %cg) {
+    print "## Instructions per request (callgrind)\n\n"
+        . "The gateway run alone under `valgrind --tool=callgrind`, collecting\n"
+        . "inside `ngx_process_events_and_timers` only (the requests, not\n"
+        . "start-up), for $n requests of `bench/client.pl` (one keep-alive\n"
+        . "connection, a fresh pinId each). Repeatable to a fraction of a per cent.\n\n"
+        . "| gateway | instructions/request | vs floor |\n| --- | ---: | ---: |\n";
+    for my $g (grep { $cg{$_} } qw(floor module lua njs)) {
+        printf "| %s | %.0f | %s |\n", $g, $cg{$g}{total} / $n,
+            $cg{floor} ? fmt($cg{$g}{total} / $cg{floor}{total}) : 'n/a';
+    }
+    print "\n";
+
+    if ($cg{module} && $cg{floor}) {
+        my ($m, $f) = ($cg{module}, $cg{floor});
+        my %obs = (%{ $m->{ob} }, %{ $f->{ob} });
+        print "By object, instructions/request:\n\n"
+            . "| object | floor | module | difference |\n"
+            . "| --- | ---: | ---: | ---: |\n";
+        for my $o (sort { ($m->{ob}{$b} // 0) <=> ($m->{ob}{$a} // 0) }
+                   keys %obs)
+        {
+            my ($a, $b) = (($f->{ob}{$o} // 0) / $n, ($m->{ob}{$o} // 0) / $n);
+            next if $a < 1 && $b < 1;
+            printf "| %s | %.0f | %.0f | %+.0f |\n", $o, $a, $b, $b - $a;
+        }
+        print "\nThe module's 20 costliest functions (own instructions per\n"
+            . "request), with the floor's for the same function:\n\n"
+            . "| function (object) | module | floor |\n"
+            . "| --- | ---: | ---: |\n";
+        my @top = (sort { $m->{fn}{$b} <=> $m->{fn}{$a} } keys %{ $m->{fn} })
+                  [0 .. 19];
+        for my $fn (grep { defined } @top) {
+            printf "| %s | %.0f | %.0f |\n", $fn, $m->{fn}{$fn} / $n,
+                ($f->{fn}{$fn} // 0) / $n;
+        }
+        print "\n";
+    }
+}
+
+# ------------------------------------------------------------------ targets
+
+my %t;
+if ($med{module} && $med{floor}) {
+    $t{rps} = ratio($med{module}{rps}, $med{floor}{rps});
+    $t{cpu} = ratio($med{module}{cpu}, $med{floor}{cpu});
+    $t{p99} = ratio($med{module}{p99}, $med{floor}{p99});
+}
+$t{lua} = ratio($med{module}{rps}, $med{lua}{rps}) if $med{module} && $med{lua};
+$t{njs} = ratio($med{module}{rps}, $med{njs}{rps}) if $med{module} && $med{njs};
+
+print "## Targets\n\n"
+    . "Reported, not asserted (issue 6).\n\n"
+    . "| target | measured | |\n| --- | ---: | --- |\n";
+printf "| module req/s >= 0.95 x floor | %s x | %s |\n", fmt($t{rps}),
+    pass(defined $t{rps} ? $t{rps} >= 0.95 : undef);
+printf "| module CPU/request <= 1.15 x floor | %s x | %s |\n", fmt($t{cpu}),
+    pass(defined $t{cpu} ? $t{cpu} <= 1.15 : undef);
+printf "| module req/s >= 1.2 x lua | %s x | %s |\n", fmt($t{lua}),
+    pass(defined $t{lua} ? $t{lua} >= 1.2 : undef);
+printf "| module req/s >= 1.2 x njs | %s x | %s |\n", fmt($t{njs}),
+    pass(defined $t{njs} ? $t{njs} >= 1.2 : undef);
+printf "| module p99 <= 1.1 x floor p99 | %s x | %s |\n", fmt($t{p99}),
+    pass(defined $t{p99} ? $t{p99} <= 1.1 : undef);
+printf "| <= 128 bytes of zone per pinId | %s B | %s |\n",
+    fmt($per_pin, '%.1f'), pass(defined $per_pin ? $per_pin <= 128 : undef);
+printf "| a full zone costs < 5 %% throughput | %s %% | %s |\n",
+    fmt(defined $full_cost ? 100 * $full_cost : undef, '%.1f'),
+    pass(defined $full_cost ? $full_cost < 0.05 : undef);
+print "\n";
+
+# ------------------------------------------------------------------ raw
+
+print "## Every run\n\n"
+    . "| run | requests | s | req/s | p50 ms | p99 ms | CPU ticks | CPU us/req | errors |\n"
+    . "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+if (open $fh, '<', "$work/runs.tsv") {
+    while (<$fh>) {
+        chomp;
+        my ($label, $req, $secs, $rps, $p50, $p99, $ticks, $errs) = split /\t/;
+        printf "| %s | %d | %.2f | %.0f | %.3f | %.3f | %d | %s | %d |\n",
+            $label, $req, $secs, $rps, $p50 / 1000, $p99 / 1000, $ticks,
+            $req ? sprintf('%.1f', $ticks * 1e6 / $tck / $req) : 'n/a', $errs;
+    }
+    close $fh;
+}
+print "\n";

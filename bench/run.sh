@@ -1,0 +1,502 @@
+#!/usr/bin/env bash
+# The benchmark kit: ngx_http_tfa_resend_module against plain nginx (the
+# floor), the same job in Lua and the same job in njs, all on loopback.
+#
+#   bench/run.sh            full run, about 5 minutes (make bench); writes
+#                           bench/results/<date>.md and prints it
+#   bench/run.sh smoke      about a second per gateway (make bench-smoke):
+#                           checks that the kit works and prints the table;
+#                           writes build/bench/smoke.md, asserts no target
+#
+# Parts (both modes run all of them, in this order):
+#   check      one resend and three more for the same pinId to every
+#              gateway: the same canonical body from the module, Lua and
+#              njs (the floor returns the upstream's raw body), and the 4th
+#              refused with 429 by all but the floor
+#   gateways   wrk runs interleaved (floor module lua njs, ROUNDS times):
+#              median requests/s, p50/p99 latency and the gateway worker's
+#              CPU time per request (utime+stime from /proc/PID/stat)
+#   zone       bytes of limiter zone per tracked pinId (a small zone filled
+#              until it refuses), then requests/s with FILL tracked pinIds
+#              against a fresh zone, interleaved
+#   callgrind  instructions per request of the gateway (floor, module),
+#              a fixed number of requests under valgrind --tool=callgrind
+#
+# Knobs (environment): BENCH_DURATION (s per run), BENCH_ROUNDS,
+# BENCH_WARMUP (s), BENCH_CONNECTIONS, BENCH_THREADS, BENCH_FILL (pinIds),
+# BENCH_ZONE_DURATION (s), BENCH_CG_REQUESTS, BENCH_CG_GATEWAYS
+# ("floor module"; add lua njs for all four), BENCH_PIN (1: the gateway on
+# core BENCH_GW_CPU, wrk and the mock on BENCH_LOAD_CPU; 0: no pinning),
+# BENCH_PARTS ("check gateways zone callgrind"), BENCH_GATEWAYS ("floor
+# module lua njs"), BENCH_OUT (results file).
+#
+# Ports 18080-18089 on 127.0.0.1 (BENCH_PORT_BASE moves them): 18080 the
+# mock, 18081-18084 the four gateways, 18085-18087 the zone runs, 18088
+# callgrind; the script stops at once if one of them is taken.  Every process the
+# script starts is stopped when it ends, however it ends.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+bench=$root/bench
+BUILD=${BUILD:-$root/build}
+case $BUILD in /*) ;; *) BUILD=$root/$BUILD ;; esac
+work=$BUILD/bench
+nginx=${BENCH_NGINX:-/usr/sbin/nginx}
+module_so=$BUILD/ngx_http_tfa_resend_module.so
+
+mode=${1:-full}
+case $mode in
+    full)
+        DURATION=${BENCH_DURATION:-10}
+        ROUNDS=${BENCH_ROUNDS:-3}
+        WARMUP=${BENCH_WARMUP:-2}
+        FILL=${BENCH_FILL:-1000000}
+        ZONE_DURATION=${BENCH_ZONE_DURATION:-5}
+        CAPACITY_ZONE=${BENCH_CAPACITY_ZONE:-8m}
+        CG_REQUESTS=${BENCH_CG_REQUESTS:-2000}
+        OUT=${BENCH_OUT:-$bench/results/$(date -u +%F).md}
+        ;;
+    smoke)
+        DURATION=${BENCH_DURATION:-1}
+        ROUNDS=${BENCH_ROUNDS:-1}
+        WARMUP=${BENCH_WARMUP:-0}
+        FILL=${BENCH_FILL:-20000}
+        ZONE_DURATION=${BENCH_ZONE_DURATION:-1}
+        CAPACITY_ZONE=${BENCH_CAPACITY_ZONE:-1m}
+        CG_REQUESTS=${BENCH_CG_REQUESTS:-100}
+        OUT=${BENCH_OUT:-$work/smoke.md}
+        ;;
+    *)
+        echo "usage: $0 [full|smoke]" >&2
+        exit 2
+        ;;
+esac
+
+CONNECTIONS=${BENCH_CONNECTIONS:-32}
+THREADS=${BENCH_THREADS:-1}
+PARTS=${BENCH_PARTS:-check gateways zone callgrind}
+CG_GATEWAYS=${BENCH_CG_GATEWAYS:-floor module}
+PIN=${BENCH_PIN:-1}
+GW_CPU=${BENCH_GW_CPU:-0}
+LOAD_CPU=${BENCH_LOAD_CPU:-1}
+MAIN_ZONE=${BENCH_MAIN_ZONE:-512m}
+
+GATEWAYS=${BENCH_GATEWAYS:-floor module lua njs}
+BASE=${BENCH_PORT_BASE:-18080}
+MOCK_PORT=$BASE
+declare -A PORT=([floor]=$((BASE + 1)) [module]=$((BASE + 2))
+                 [lua]=$((BASE + 3)) [njs]=$((BASE + 4))
+                 [zone-empty]=$((BASE + 5)) [zone-full]=$((BASE + 6))
+                 [zone-capacity]=$((BASE + 7)) [cg]=$((BASE + 8)))
+PIN_ID=9C817C6F8AF3D48F9FE553282AFA2B67
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+has_part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
+
+# command prefixes: "${on_gw[@]}" CMD runs CMD on the gateway's core
+if [ "$PIN" = 1 ] && [ "$(nproc)" -gt 1 ]; then
+    on_gw=(taskset -c "$GW_CPU")
+    on_load=(taskset -c "$LOAD_CPU")
+    pinning="gateway on core $GW_CPU; wrk and the mock upstream on core $LOAD_CPU (taskset)"
+else
+    on_gw=(env)
+    on_load=(env)
+    pinning="none (BENCH_PIN=0 or one core)"
+fi
+
+
+# ---------------------------------------------------------------- processes
+
+masters=()          # nginx masters started here, stopped by cleanup
+valgrind_pid=
+
+stop_pid() {
+    local pid=$1 sig=${2:-QUIT} i
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill "-$sig" "$pid" 2>/dev/null || true
+    for i in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local pid
+    if [ -n "$valgrind_pid" ]; then
+        stop_pid "$valgrind_pid" TERM
+    fi
+    for pid in "${masters[@]}"; do
+        stop_pid "$pid" QUIT
+    done
+}
+
+trap cleanup EXIT
+trap 'say "failed at line $LINENO: $BASH_COMMAND"' ERR
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+
+# render NAME TEMPLATE PORT ZONE_SIZE [SERVER_EXTRA]: a server root under
+# $work/NAME with the template as nginx.conf
+render() {
+    local name=$1 template=$2 port=$3 zone=$4 extra=${5:-} dir f
+    dir=$work/$name
+    rm -rf "$dir"
+    mkdir -p "$dir/logs" "$dir/tmp"
+    for f in main common; do
+        sed -e "s|@PREFIX@|$dir|g" -e "s|@MOCK_PORT@|$MOCK_PORT|g" \
+            "$bench/conf/$f.conf" > "$dir/$f.conf"
+    done
+    sed -e "s|@PREFIX@|$dir|g" -e "s|@PORT@|$port|g" \
+        -e "s|@MODULE@|$module_so|g" -e "s|@BENCH@|$bench|g" \
+        -e "s|@ZONE_SIZE@|$zone|g" -e "s|@SERVER_EXTRA@|$extra|g" \
+        "$bench/conf/$template.conf" > "$dir/nginx.conf"
+}
+
+# start NAME on_gw|on_load: test the config, start nginx, wait for its
+# worker; sets master_pid
+start() {
+    local name=$1 dir=$work/$1 i
+    local -n on=$2
+    if ! "$nginx" -p "$dir" -c "$dir/nginx.conf" -t -q \
+         > "$dir/logs/t.log" 2>&1
+    then
+        cat "$dir/logs/t.log" >&2
+        die "the $name config ($dir/nginx.conf) fails nginx -t"
+    fi
+    "${on[@]}" "$nginx" -p "$dir" -c "$dir/nginx.conf"
+    for i in $(seq 1 100); do
+        [ -s "$dir/logs/nginx.pid" ] && break
+        sleep 0.05
+    done
+    [ -s "$dir/logs/nginx.pid" ] || die "$name did not start"
+    master_pid=$(cat "$dir/logs/nginx.pid")
+    masters+=("$master_pid")
+    worker_of "$name" > /dev/null
+}
+
+# worker_of NAME: the pid of NAME's only worker
+worker_of() {
+    local master i w
+    master=$(cat "$work/$1/logs/nginx.pid")
+    for i in $(seq 1 100); do
+        w=$(pgrep -P "$master" | head -n 1 || true)
+        if [ -n "$w" ]; then
+            echo "$w"
+            return 0
+        fi
+        sleep 0.05
+    done
+    die "$1: no worker process"
+}
+
+stop() {
+    local pid
+    pid=$(cat "$work/$1/logs/nginx.pid" 2>/dev/null || true)
+    [ -n "$pid" ] && stop_pid "$pid" QUIT
+    return 0
+}
+
+# cpu_ticks PID: utime + stime of PID, in clock ticks (fields 14 and 15 of
+# /proc/PID/stat, counted after the parenthesised command name)
+cpu_ticks() {
+    sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
+CLK_TCK=$(getconf CLK_TCK)
+
+nonce=$(( (RANDOM << 15 | RANDOM) % 1000000 ))
+
+# wrk_run PORT SECONDS [QUOTA]: prints wrk's machine-readable line
+wrk_run() {
+    local port=$1 secs=$2 quota=${3:-} out
+    nonce=$((nonce + 1))
+    out=$("${on_load[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${secs}s" \
+          --timeout 10s --latency -s "$bench/wrk/resend.lua" \
+          "http://127.0.0.1:$port/" -- "$nonce" $quota) \
+        || die "wrk failed against port $port"
+    printf '%s\n' "$out" >> "$work/wrk.log"
+    printf '%s\n' "$out" | grep '^WRK ' \
+        || die "wrk printed no summary against port $port"
+}
+
+# field LINE KEY: the value of KEY=... in a WRK line
+field() {
+    printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
+# measure NAME LABEL SECONDS: one wrk run against NAME; appends a row to
+# $work/runs.tsv: label requests seconds rps p50_us p99_us cpu_ticks errors
+measure() {
+    local name=$1 label=$2 secs=$3 w c0 c1 line req dur errs rps
+    w=$(worker_of "$name")
+    c0=$(cpu_ticks "$w")
+    line=$(wrk_run "${PORT[$name]}" "$secs")
+    c1=$(cpu_ticks "$w")
+    req=$(field "$line" requests)
+    dur=$(field "$line" duration_us)
+    errs=$(( $(field "$line" connect) + $(field "$line" read)
+             + $(field "$line" write) + $(field "$line" status)
+             + $(field "$line" timeout) ))
+    rps=$(awk -v r="$req" -v d="$dur" 'BEGIN { printf "%.1f", r / d * 1e6 }')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$req" \
+        "$(awk -v d="$dur" 'BEGIN { printf "%.3f", d / 1e6 }')" "$rps" \
+        "$(field "$line" p50_us)" "$(field "$line" p99_us)" \
+        "$((c1 - c0))" "$errs" >> "$work/runs.tsv"
+    say "$(printf '%-14s %9s req/s  p50 %6s us  p99 %6s us  cpu %5s ticks  errors %s' \
+          "$label" "$rps" "$(field "$line" p50_us)" "$(field "$line" p99_us)" \
+          "$((c1 - c0))" "$errs")"
+    if [ "$errs" != 0 ]; then
+        say "$label: $errs errors or non-2xx answers; see $work/$name/logs/error.log"
+    fi
+}
+
+
+# ---------------------------------------------------------------- set-up
+
+"$root/util/deps.sh" bench >&2
+"$root/util/build.sh" >&2
+[ -f "$module_so" ] || die "no $module_so"
+
+for tool in wrk taskset curl perl valgrind callgrind_annotate; do
+    command -v "$tool" > /dev/null || die "$tool not found"
+done
+
+# every port of the kit must be free: another nginx on one of them would be
+# measured instead of ours
+busy=
+for p in $(seq "$BASE" $((BASE + 9))); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+        busy="$busy $p"
+    fi
+done
+[ -z "$busy" ] || die "ports in use on 127.0.0.1:$busy; free them or set BENCH_PORT_BASE"
+
+mkdir -p "$work"
+rm -rf "$work/runs.tsv" "$work/wrk.log" "$work"/check.* "$work"/cg-*
+: > "$work/runs.tsv"
+: > "$work/facts"
+
+fact() { printf '%s\t%s\n' "$1" "$2" >> "$work/facts"; }
+
+fact mode "$mode"
+fact date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+fact cores "$(nproc)"
+fact cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+fact kernel "$(uname -r)"
+fact nginx "$("$nginx" -v 2>&1 | sed 's/^nginx version: //')"
+fact lua "$(dpkg-query -W -f '${Version}' libnginx-mod-http-lua 2>/dev/null || echo '?')"
+fact njs "$(dpkg-query -W -f '${Version}' libnginx-mod-http-js 2>/dev/null || echo '?')"
+fact wrk "$(dpkg-query -W -f '${Version}' wrk 2>/dev/null || echo '?')"
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if ! git -C "$root" diff --quiet HEAD -- config ngx_http_tfa_resend_module.c src \
+     2>/dev/null
+then
+    commit="$commit (with uncommitted changes to the module)"
+fi
+fact commit "$commit"
+fact pinning "$pinning"
+fact clk_tck "$CLK_TCK"
+fact load "wrk $THREADS thread(s), $CONNECTIONS connections, a fresh random pinId per request"
+fact rounds "$ROUNDS"
+fact duration "$DURATION"
+fact warmup "$WARMUP"
+
+render mock mock "$MOCK_PORT" 1m
+start mock on_load
+
+for g in $GATEWAYS; do
+    render "$g" "$g" "${PORT[$g]}" "$MAIN_ZONE"
+done
+for g in $GATEWAYS; do
+    start "$g" on_gw
+done
+say "started the mock (:$MOCK_PORT) and the gateways (:$((BASE + 1))-:$((BASE + 4)))"
+
+
+# ---------------------------------------------------------------- check
+
+if has_part check; then
+    raw="{\"pinId\":\"$PIN_ID\",\"to\":\"41793026727\",\"callStatus\":\"PENDING_ACCEPTED\"}"
+    canon="{\"pinId\":\"$PIN_ID\",\"to\":\"41793026727\",\"callStatus\":\"PROCESSING\"}"
+    bad=
+    : > "$work/check.tsv"
+    for g in $GATEWAYS; do
+        statuses=
+        for i in 1 2 3 4; do
+            got=$(curl -s -o "$work/check.$g.$i" \
+                  -w '%{http_code} %{content_type}' -X POST \
+                  "http://127.0.0.1:${PORT[$g]}/2fa/2/pin/$PIN_ID/resend/voice")
+            statuses="$statuses${statuses:+ }${got%% *}"
+            [ "$i" = 1 ] && ctype=${got#* }
+        done
+        body=$(cat "$work/check.$g.1")
+        want=$canon
+        [ "$g" = floor ] && want=$raw
+        expect="200 200 200 429"
+        [ "$g" = floor ] && expect="200 200 200 200"
+        verdict=same
+        if [ "$body" != "$want" ]; then
+            verdict=DIFFERENT
+            bad="$bad $g"
+        fi
+        if [ "$statuses" != "$expect" ]; then
+            verdict="$verdict, statuses differ"
+            bad="$bad $g"
+        fi
+        printf '%s\t%s\t%s\t%s\t%s\n' "$g" "$statuses" "$ctype" "$body" \
+            "$verdict" >> "$work/check.tsv"
+        say "check $g: $statuses, $ctype, $body"
+    done
+    if [ -n "$bad" ] && [ "${BENCH_IGNORE_CHECK:-0}" != 1 ]; then
+        die "gateways do not give the expected answers:$bad (BENCH_IGNORE_CHECK=1 to measure anyway)"
+    fi
+fi
+
+
+# ---------------------------------------------------------------- gateways
+
+if has_part gateways; then
+    if [ "$WARMUP" != 0 ]; then
+        for g in $GATEWAYS; do
+            wrk_run "${PORT[$g]}" "$WARMUP" > /dev/null
+        done
+        say "warmed up each gateway for ${WARMUP}s"
+    fi
+    for r in $(seq 1 "$ROUNDS"); do
+        for g in $GATEWAYS; do
+            measure "$g" "$g#$r" "$DURATION"
+        done
+    done
+fi
+
+for g in $GATEWAYS; do
+    stop "$g"
+done
+
+
+# ---------------------------------------------------------------- zone
+
+if has_part zone; then
+    # 1. bytes per tracked pinId: fill a small zone until it refuses,
+    #    counting the admissions in an access log
+    render zone-capacity module "${PORT[zone-capacity]}" "$CAPACITY_ZONE" \
+        "access_log $work/zone-capacity/logs/access.log;"
+    start zone-capacity on_gw
+    for i in $(seq 1 30); do
+        line=$(wrk_run "${PORT[zone-capacity]}" 1)
+        [ "$(field "$line" status)" != 0 ] && break
+    done
+    [ "$(field "$line" status)" != 0 ] \
+        || die "the $CAPACITY_ZONE zone never filled up"
+    stop zone-capacity
+    admitted=$(awk '$9 == 200' "$work/zone-capacity/logs/access.log" | wc -l)
+    refused=$(awk '$9 != 200 { print $9 }' "$work/zone-capacity/logs/access.log" \
+              | sort | uniq -c | awk '{ printf "%s%s x %s", (NR > 1 ? ", " : ""), $1, $2 }')
+    zone_bytes=$(awk -v s="$CAPACITY_ZONE" 'BEGIN {
+        n = s + 0; u = tolower(substr(s, length(s)));
+        if (u == "k") n *= 1024; else if (u == "m") n *= 1048576;
+        else if (u == "g") n *= 1073741824; print n }')
+    fact capacity_zone "$CAPACITY_ZONE"
+    fact capacity_bytes "$zone_bytes"
+    fact capacity_admitted "$admitted"
+    fact capacity_refused "$refused"
+    say "zone $CAPACITY_ZONE: $admitted pinIds admitted before it refused ($refused)"
+
+    # 2. a zone holding FILL pinIds against a fresh one: room for the fill
+    #    and for every pinId of the measured runs, 1.25 x, at least 256m
+    per=$(awk -v z="$zone_bytes" -v a="$admitted" 'BEGIN { print z / a }')
+    full_mb=$(awk -v p="$per" -v f="$FILL" 'BEGIN {
+        m = p * (f + 1000000) * 1.25 / 1048576; if (m < 256) m = 256;
+        printf "%d", m + 1 }')
+    for z in zone-empty zone-full; do
+        render "$z" module "${PORT[$z]}" "${full_mb}m"
+        start "$z" on_gw
+    done
+
+    # fill: wrk threads stop after their share of FILL answers; wrk itself
+    # runs for a duration guessed from a short first run
+    t0=$(date +%s.%N)
+    share=$(( (FILL + THREADS - 1) / THREADS ))
+    line=$(wrk_run "${PORT[zone-full]}" 2 "$share")
+    filled=$(field "$line" requests)
+    rate=$(awk -v r="$filled" -v d="$(field "$line" duration_us)" \
+           'BEGIN { print r / d * 1e6 }')
+    if [ "$filled" -lt "$FILL" ]; then
+        left=$((FILL - filled))
+        secs=$(awk -v l="$left" -v r="$rate" 'BEGIN { printf "%d", l / r * 1.1 + 2 }')
+        share=$(( (left + THREADS - 1) / THREADS ))
+        say "filling the zone: $left more pinIds at about ${rate%.*}/s (${secs}s at most)"
+        line=$(wrk_run "${PORT[zone-full]}" "$secs" "$share")
+        filled=$((filled + $(field "$line" requests)))
+        [ "$(field "$line" status)" = 0 ] \
+            || die "the fill was refused $(field "$line" status) times"
+    fi
+    t1=$(date +%s.%N)
+    fact fill_entries "$filled"
+    fact fill_zone "${full_mb}m"
+    fact fill_seconds "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", b - a }')"
+    say "zone-full holds $filled pinIds (zone ${full_mb}m)"
+
+    wrk_run "${PORT[zone-empty]}" 1 > /dev/null
+    for r in $(seq 1 "$ROUNDS"); do
+        for z in zone-empty zone-full; do
+            measure "$z" "$z#$r" "$ZONE_DURATION"
+        done
+    done
+    fact zone_duration "$ZONE_DURATION"
+    stop zone-empty
+    stop zone-full
+fi
+
+
+# ---------------------------------------------------------------- callgrind
+
+if has_part callgrind; then
+    fact cg_requests "$CG_REQUESTS"
+    for g in $CG_GATEWAYS; do
+        render "cg-$g" "$g" "${PORT[cg]}" 64m
+        dir=$work/cg-$g
+        "$nginx" -p "$dir" -c "$dir/nginx.conf" -t -q \
+            -g 'daemon off; master_process off;' 2>&1 \
+            || die "cg-$g: nginx -t failed"
+        # collect only inside the event loop: the requests, not start-up
+        "${on_gw[@]}" valgrind --tool=callgrind \
+            --toggle-collect=ngx_process_events_and_timers \
+            --callgrind-out-file="$work/cg-$g.out" \
+            "$nginx" -p "$dir" -c "$dir/nginx.conf" \
+            -g 'daemon off; master_process off;' \
+            > "$work/cg-$g.log" 2>&1 &
+        valgrind_pid=$!
+        for i in $(seq 1 600); do
+            [ -s "$dir/logs/nginx.pid" ] && break
+            kill -0 "$valgrind_pid" 2>/dev/null \
+                || { cat "$work/cg-$g.log" >&2; die "cg-$g: nginx died"; }
+            sleep 0.1
+        done
+        "${on_load[@]}" perl "$bench/client.pl" "${PORT[cg]}" "$CG_REQUESTS" 42 >&2 \
+            || die "cg-$g: the client failed"
+        # under valgrind a signal can land between nginx's check of its
+        # flags and epoll_wait, and wait there for the next event: repeat
+        for i in $(seq 1 40); do
+            kill -QUIT "$valgrind_pid" 2>/dev/null || break
+            sleep 0.25
+        done
+        stop_pid "$valgrind_pid" TERM
+        wait "$valgrind_pid" 2>/dev/null || true
+        valgrind_pid=
+        say "callgrind $g: $(grep -m1 -o 'Collected : [0-9]*' "$work/cg-$g.log" || echo '?')"
+    done
+fi
+
+
+# ---------------------------------------------------------------- report
+
+mkdir -p "$(dirname "$OUT")"
+perl "$bench/report.pl" "$work" "$module_so" > "$OUT.tmp"
+mv "$OUT.tmp" "$OUT"
+cat "$OUT"
+say "results written to $OUT"
