@@ -317,16 +317,27 @@ print "\n";
 
 # ------------------------------------------------------------------ raw
 
+my $cores = $fact{cores} || 1;
 print "## Every run\n\n"
-    . "| run | requests | s | req/s | p50 ms | p99 ms | CPU ticks | CPU us/req | errors |\n"
-    . "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+    . "Gateway and mock CPU in clock ticks of their worker; *rest* is what\n"
+    . "the whole machine spent besides the two (wrk, and anything else that\n"
+    . "ran meanwhile), as a share of all $cores cores: a run with a large\n"
+    . "*rest* shared the machine.\n\n"
+    . "| run | requests | s | req/s | p50 ms | p99 ms | gateway ticks"
+    . " | gateway us/req | mock ticks | rest % | errors |\n"
+    . "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
 if (open $fh, '<', "$work/runs.tsv") {
     while (<$fh>) {
         chomp;
-        my ($label, $req, $secs, $rps, $p50, $p99, $ticks, $errs) = split /\t/;
-        printf "| %s | %d | %.2f | %.0f | %.3f | %.3f | %d | %s | %d |\n",
+        my ($label, $req, $secs, $rps, $p50, $p99, $ticks, $errs, $mock,
+            $busy) = split /\t/;
+        my $rest = defined $busy && $secs
+                   ? 100 * ($busy - $ticks - $mock) / ($secs * $tck * $cores)
+                   : undef;
+        printf "| %s | %d | %.2f | %.0f | %.3f | %.3f | %d | %s | %s | %s | %d |\n",
             $label, $req, $secs, $rps, $p50 / 1000, $p99 / 1000, $ticks,
-            $req ? sprintf('%.1f', $ticks * 1e6 / $tck / $req) : 'n/a', $errs;
+            $req ? sprintf('%.1f', $ticks * 1e6 / $tck / $req) : 'n/a',
+            $mock // 'n/a', fmt($rest, '%.0f'), $errs;
     }
     close $fh;
 }

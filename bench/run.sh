@@ -228,24 +228,36 @@ field() {
     printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
 
+# busy_ticks: clock ticks the whole machine spent busy (/proc/stat)
+busy_ticks() {
+    awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+}
+
 # measure NAME LABEL SECONDS: one wrk run against NAME; appends a row to
 # $work/runs.tsv: label requests seconds rps p50_us p99_us cpu_ticks errors
+# mock_ticks machine_busy_ticks
 measure() {
-    local name=$1 label=$2 secs=$3 w c0 c1 line req dur errs rps
+    local name=$1 label=$2 secs=$3 w m c0 c1 m0 m1 b0 b1 line req dur errs rps
     w=$(worker_of "$name")
+    m=$(worker_of mock)
+    b0=$(busy_ticks)
+    m0=$(cpu_ticks "$m")
     c0=$(cpu_ticks "$w")
     line=$(wrk_run "${PORT[$name]}" "$secs")
     c1=$(cpu_ticks "$w")
+    m1=$(cpu_ticks "$m")
+    b1=$(busy_ticks)
     req=$(field "$line" requests)
     dur=$(field "$line" duration_us)
     errs=$(( $(field "$line" connect) + $(field "$line" read)
              + $(field "$line" write) + $(field "$line" status)
              + $(field "$line" timeout) ))
     rps=$(awk -v r="$req" -v d="$dur" 'BEGIN { printf "%.1f", r / d * 1e6 }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$req" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$req" \
         "$(awk -v d="$dur" 'BEGIN { printf "%.3f", d / 1e6 }')" "$rps" \
         "$(field "$line" p50_us)" "$(field "$line" p99_us)" \
-        "$((c1 - c0))" "$errs" >> "$work/runs.tsv"
+        "$((c1 - c0))" "$errs" "$((m1 - m0))" "$((b1 - b0))" \
+        >> "$work/runs.tsv"
     say "$(printf '%-14s %9s req/s  p50 %6s us  p99 %6s us  cpu %5s ticks  errors %s' \
           "$label" "$rps" "$(field "$line" p50_us)" "$(field "$line" p99_us)" \
           "$((c1 - c0))" "$errs")"
@@ -417,24 +429,24 @@ if has_part zone; then
         start "$z" on_gw
     done
 
-    # fill: wrk threads stop after their share of FILL answers; wrk itself
-    # runs for a duration guessed from a short first run
+    # fill: wrk threads stop after their share of the answers still
+    # missing; each wrk run lasts what the previous one's rate suggests
     t0=$(date +%s.%N)
-    share=$(( (FILL + THREADS - 1) / THREADS ))
-    line=$(wrk_run "${PORT[zone-full]}" 2 "$share")
-    filled=$(field "$line" requests)
-    rate=$(awk -v r="$filled" -v d="$(field "$line" duration_us)" \
-           'BEGIN { print r / d * 1e6 }')
-    if [ "$filled" -lt "$FILL" ]; then
+    filled=0
+    secs=2
+    while [ "$filled" -lt "$FILL" ]; do
         left=$((FILL - filled))
-        secs=$(awk -v l="$left" -v r="$rate" 'BEGIN { printf "%d", l / r * 1.1 + 2 }')
         share=$(( (left + THREADS - 1) / THREADS ))
-        say "filling the zone: $left more pinIds at about ${rate%.*}/s (${secs}s at most)"
         line=$(wrk_run "${PORT[zone-full]}" "$secs" "$share")
-        filled=$((filled + $(field "$line" requests)))
         [ "$(field "$line" status)" = 0 ] \
             || die "the fill was refused $(field "$line" status) times"
-    fi
+        filled=$((filled + $(field "$line" requests)))
+        rate=$(awk -v r="$(field "$line" requests)" \
+               -v d="$(field "$line" duration_us)" 'BEGIN { print r / d * 1e6 }')
+        secs=$(awk -v l="$((FILL - filled))" -v r="$rate" \
+               'BEGIN { printf "%d", l / r * 1.1 + 1 }')
+        say "zone-full: $filled pinIds so far, at about ${rate%.*}/s"
+    done
     t1=$(date +%s.%N)
     fact fill_entries "$filled"
     fact fill_zone "${full_mb}m"
