@@ -86,7 +86,16 @@ ngx_http_tfa_resend_precontent_handler(ngx_http_request_t *r)
 
     if (ctx) {
         /* the phases run again once the body is in */
-        return ctx->phase_rc;
+
+        if (ctx->phase_rc == NGX_DONE || ctx->phase_rc == NGX_DECLINED) {
+            return ctx->phase_rc;
+        }
+
+        /* made elsewhere (the filter): never let it skip the checks */
+
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "tfa resend: request state made before the checks");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (!ngx_http_tfa_resend_parse_uri(r->uri.data, r->uri.len, &pin, &len)) {
@@ -487,10 +496,10 @@ ngx_http_tfa_resend_merge_intercept_conf(ngx_conf_t *cf,
     ngx_http_tfa_resend_loc_conf_t *prev,
     ngx_http_tfa_resend_loc_conf_t *conf)
 {
-    char                             err[256];
-    ngx_http_core_loc_conf_t        *clcf;
-    ngx_http_tfa_resend_pattern_t   *p;
-    ngx_http_tfa_resend_main_conf_t *mcf;
+    char                              err[256];
+    ngx_http_core_loc_conf_t         *clcf;
+    ngx_http_tfa_resend_pattern_t    *p;
+    ngx_http_tfa_resend_main_conf_t  *mcf;
 
     ngx_conf_merge_ptr_value(conf->pin_pattern, prev->pin_pattern, NULL);
 
