@@ -105,28 +105,14 @@ ngx_http_tfa_resend_precontent_handler(ngx_http_request_t *r)
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tfa resend: intercepting \"%V\"", &r->uri);
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_tfa_resend_ctx_t));
+    ctx = ngx_http_tfa_resend_create_ctx(r, lcf, pin, len);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ctx->phase_rc = NGX_DONE;
 
-    ngx_http_set_ctx(r, ctx, ngx_http_tfa_resend_module);
-
-    /* $tfa_resend_pin_id and the canonical body carry only a valid pinId */
-
-    valid = ngx_http_tfa_resend_pattern_match(lcf->pin_pattern, pin, len);
-
-    if (valid) {
-        ctx->pin_id.data = ngx_pnalloc(r->pool, len);
-        if (ctx->pin_id.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_memcpy(ctx->pin_id.data, pin, len);
-        ctx->pin_id.len = len;
-    }
+    valid = (ctx->pin_id.len != 0);
 
     if (r->method != NGX_HTTP_POST) {
         h = ngx_list_push(&r->headers_out.headers);
@@ -582,4 +568,40 @@ static void
 ngx_http_tfa_resend_pattern_cleanup(void *data)
 {
     ngx_http_tfa_resend_pattern_free(data);
+}
+
+
+/*
+ * The request's resend state.  Besides the phase handler, the filter makes
+ * it for a resend that nginx answered before the phases ran (a body over
+ * client_max_body_size is refused while the location is chosen).
+ */
+
+ngx_http_tfa_resend_ctx_t *
+ngx_http_tfa_resend_create_ctx(ngx_http_request_t *r,
+    ngx_http_tfa_resend_loc_conf_t *lcf, const u_char *pin, size_t len)
+{
+    ngx_http_tfa_resend_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_tfa_resend_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_tfa_resend_module);
+
+    /* $tfa_resend_pin_id and the canonical body carry only a valid pinId */
+
+    if (len && ngx_http_tfa_resend_pattern_match(lcf->pin_pattern, pin, len))
+    {
+        ctx->pin_id.data = ngx_pnalloc(r->pool, len);
+        if (ctx->pin_id.data == NULL) {
+            return NULL;
+        }
+
+        ngx_memcpy(ctx->pin_id.data, pin, len);
+        ctx->pin_id.len = len;
+    }
+
+    return ctx;
 }
