@@ -811,7 +811,7 @@ Content-Type: application/json
 
 
 
-=== TEST 32: client_max_body_size applies: 413 (Content-Length), never forwarded
+=== TEST 32: client_max_body_size applies: canonical 413 (Content-Length), never forwarded
 --- config
     location /2fa/ {
         tfa_resend on;
@@ -825,7 +825,8 @@ Content-Type: application/json
 "POST /2fa/2/pin/$::pin/resend/voice\n"
 . '{"placeholders":{"firstName":"' . ('J' x 100) . '"}}'
 --- error_code: 413
---- response_body_unlike: auth=
+--- response_body eval
+::refusal($::pin, 'REQUEST_TOO_LARGE', 'Request too large')
 --- error_log
 client intended to send too large body
 
