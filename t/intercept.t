@@ -937,7 +937,37 @@ POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice
 
 
 
-=== TEST 38: internal redirects: a rewrite to a resend is intercepted with its new URI; error_page makes it a GET (405)
+=== TEST 38: auth_request runs first, with the client's own credentials; then they are replaced
+--- config
+    location /2fa/ {
+        auth_request /gateway-auth;
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        tfa_resend_normalize off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+
+    location = /gateway-auth {
+        internal;
+        if ($http_authorization != "Basic Z2F0ZXdheS11c2VyOmdhdGV3YXktcGFzcw==") {
+            return 403;
+        }
+        return 204;
+    }
+--- more_headers eval
+["Authorization: Basic Z2F0ZXdheS11c2VyOmdhdGV3YXktcGFzcw==",
+ "Authorization: Basic Z2F0ZXdheS11c2VyOndyb25n"]
+--- request eval
+["POST /2fa/2/pin/$::pin/resend/voice", "POST /2fa/2/pin/$::pin/resend/voice"]
+--- error_code eval
+[200, 403]
+--- response_body_like eval
+['^' . quotemeta("POST /2fa/2/pin/$::pin/resend/voice auth=[$::ours] ae=[] x=[]") . '\n$',
+ '^(?!.*auth=)']
+
+
+
+=== TEST 39: internal redirects: a rewrite to a resend is intercepted with its new URI; error_page makes it a GET (405)
 --- config
     location /2fa/ {
         tfa_resend on;
