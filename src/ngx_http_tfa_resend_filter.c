@@ -38,6 +38,8 @@ static ngx_int_t ngx_http_tfa_resend_prepare(ngx_http_request_t *r,
 static ngx_int_t ngx_http_tfa_resend_send_prepared(ngx_http_request_t *r,
     ngx_http_tfa_resend_ctx_t *ctx);
 static ngx_int_t ngx_http_tfa_resend_upstream_failed(ngx_http_request_t *r);
+static void ngx_http_tfa_resend_upstream_finalize(ngx_http_request_t *r,
+    ngx_int_t rc);
 static void ngx_http_tfa_resend_status_map_cleanup(void *data);
 
 
@@ -164,6 +166,7 @@ static ngx_int_t
 ngx_http_tfa_resend_header_filter(ngx_http_request_t *r)
 {
     ngx_uint_t                        status;
+    ngx_http_upstream_t              *u;
     ngx_http_tfa_resend_ctx_t        *ctx;
     ngx_http_tfa_resend_loc_conf_t   *lcf;
     ngx_http_tfa_resend_canonical_t   c;
@@ -209,6 +212,22 @@ ngx_http_tfa_resend_header_filter(ngx_http_request_t *r)
 
     ctx->upstream_status = status;
     ctx->collecting = 1;
+
+    /*
+     * The upstream may still fail before its body ends.  nginx then ends
+     * the request with a flush (a premature close, an error status), or,
+     * when the body's framing is broken, at once without one: the wrapper
+     * sees each way out, so that the client gets the canonical answer.
+     */
+
+    u = r->upstream;
+
+    if (u && u->finalize_request
+        && u->finalize_request != ngx_http_tfa_resend_upstream_finalize)
+    {
+        ctx->finalize_request = u->finalize_request;
+        u->finalize_request = ngx_http_tfa_resend_upstream_finalize;
+    }
 
     r->filter_need_in_memory = 1;
     r->allow_ranges = 0;
@@ -442,12 +461,64 @@ ngx_http_tfa_resend_upstream_failed(ngx_http_request_t *r)
 }
 
 
+/*
+ * In place of the upstream module's finalize_request, while the upstream's
+ * answer is being collected.  It runs before the upstream connection is
+ * closed: a read timeout is still visible on it.  With NGX_ERROR (broken
+ * chunked framing, say) nginx neither flushes nor ends the body, and ends
+ * the request right after: the canonical answer is sent here, else the
+ * client would get nothing at all.
+ */
+
+static void
+ngx_http_tfa_resend_upstream_finalize(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_http_upstream_t        *u;
+    ngx_http_tfa_resend_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tfa_resend_module);
+
+    if (ctx == NULL || ctx->finalize_request == NULL) {
+        return;
+    }
+
+    ctx->finalize_request(r, rc);
+
+    if (!ctx->collecting || ctx->sent) {
+        return;
+    }
+
+    u = r->upstream;
+
+    if (rc == NGX_HTTP_GATEWAY_TIME_OUT
+        || (u->peer.connection && u->peer.connection->read->timedout))
+    {
+        ctx->timed_out = 1;
+    }
+
+    if (rc != NGX_ERROR
+        || r->connection->error
+        || (u->pipe && u->pipe->downstream_error))
+    {
+        return;
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tfa resend: upstream answer aborted");
+
+    ctx->cut_short = 1;
+
+    (void) ngx_http_tfa_resend_answer_upstream(r, ctx);
+}
+
+
 static ngx_int_t
 ngx_http_tfa_resend_answer_upstream(ngx_http_request_t *r,
     ngx_http_tfa_resend_ctx_t *ctx)
 {
     int                               rc;
-    const char                       *text;
+    ngx_uint_t                        status;
+    const char                       *text, *message_id;
     ngx_http_upstream_t              *u;
     ngx_http_tfa_resend_loc_conf_t   *lcf;
     ngx_http_tfa_resend_answer_t      in;
@@ -457,9 +528,16 @@ ngx_http_tfa_resend_answer_upstream(ngx_http_request_t *r,
     u = r->upstream;
 
     text = NULL;
+    status = NGX_HTTP_BAD_GATEWAY;
+    message_id = "UPSTREAM_ERROR";
 
     if (ctx->too_large) {
         text = "upstream answer is larger than tfa_resend_max_response_size";
+
+    } else if (ctx->cut_short && ctx->timed_out) {
+        text = "upstream did not answer in time";
+        status = NGX_HTTP_GATEWAY_TIME_OUT;
+        message_id = "UPSTREAM_TIMEOUT";
 
     } else if (ctx->cut_short
                || (u && u->headers_in.content_length_n >= 0
@@ -481,9 +559,9 @@ ngx_http_tfa_resend_answer_upstream(ngx_http_request_t *r,
                       "tfa_resend: %s (status %ui, %O bytes)", text,
                       ctx->upstream_status, (off_t) ctx->received);
 
-        rc = ngx_http_tfa_resend_canonical_error(NGX_HTTP_BAD_GATEWAY,
+        rc = ngx_http_tfa_resend_canonical_error((int) status,
                  ctx->pin_id.len ? ctx->pin_id.data : NULL, ctx->pin_id.len,
-                 "UPSTREAM_ERROR", text, "ERROR", &c);
+                 message_id, text, "ERROR", &c);
 
     } else {
         ngx_memzero(&in, sizeof(ngx_http_tfa_resend_answer_t));

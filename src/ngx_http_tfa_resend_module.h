@@ -59,12 +59,15 @@ typedef struct {
     off_t                       received;         /* upstream body bytes */
     ngx_buf_t                  *body;             /* collected so far */
     ngx_buf_t                  *answer;           /* canonical, to send */
+    void                      (*finalize_request)(ngx_http_request_t *r,
+                                                  ngx_int_t rc);
 
     unsigned                    own_response:1;   /* made by the module */
     unsigned                    replace_body:1;   /* nginx's error page */
     unsigned                    collecting:1;     /* upstream's answer */
     unsigned                    too_large:1;
     unsigned                    cut_short:1;
+    unsigned                    timed_out:1;
     unsigned                    sent:1;
 } ngx_http_tfa_resend_ctx_t;
 
