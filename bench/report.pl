@@ -281,6 +281,34 @@ if ($n && %cg) {
                 ($f->{fn}{$fn} // 0) / $n;
         }
         print "\n";
+
+        # inclusive costs of the module's functions and of the library
+        # calls they make: where the module's instructions go
+        my %inc;
+        if (open my $ca, '-|', 'callgrind_annotate --inclusive=yes'
+                . " --threshold=100 '$work/cg-module.out' 2>/dev/null")
+        {
+            while (<$ca>) {
+                next unless /^\s*([\d,]+)\s+\([\s\d.]+%\)\s+\S*?:(\S+)/;
+                my ($ir, $fn) = ($1, $2);
+                $fn =~ s/'\d+$//;
+                next unless $fn =~ /^(ngx_http_tfa_resend_|json_|pcre2_)/;
+                $ir =~ tr/,//d;
+                $inc{$fn} = $ir if !$inc{$fn} || $ir > $inc{$fn};
+            }
+            close $ca;
+        }
+        if (%inc) {
+            print "Inclusive instructions per request of the module's"
+                . " functions and the\nlibrary calls they make (a caller"
+                . " includes its callees):\n\n"
+                . "| function | inclusive/request |\n| --- | ---: |\n";
+            my @byinc = sort { $inc{$b} <=> $inc{$a} } keys %inc;
+            for my $fn (grep { defined } @byinc[0 .. 24]) {
+                printf "| %s | %.0f |\n", $fn, $inc{$fn} / $n;
+            }
+            print "\n";
+        }
     }
 }
 
