@@ -43,6 +43,18 @@ static ngx_str_t  ngx_http_tfa_resend_authorization =
 static ngx_str_t  ngx_http_tfa_resend_accept_encoding =
     ngx_string("Accept-Encoding");
 
+/*
+ * Method override headers: some frameworks take them for the method, so
+ * the upstream could see another call than the POST that was checked.
+ */
+
+static ngx_str_t  ngx_http_tfa_resend_method_overrides[] = {
+    ngx_string("X-HTTP-Method-Override"),
+    ngx_string("X-HTTP-Method"),
+    ngx_string("X-Method-Override"),
+    ngx_null_string
+};
+
 
 char *
 ngx_http_tfa_resend_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -360,7 +372,8 @@ ngx_int_t
 ngx_http_tfa_resend_inject_credentials(ngx_http_request_t *r,
     ngx_str_t *credentials, ngx_http_tfa_resend_saved_t *saved)
 {
-    ngx_uint_t        i, n, dropped;
+    ngx_uint_t        i, j, n, dropped;
+    ngx_str_t        *name;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *header, *h;
 
@@ -402,6 +415,22 @@ ngx_http_tfa_resend_inject_credentials(ngx_http_request_t *r,
                 || ngx_http_tfa_resend_is_header(&header[i],
                                        &ngx_http_tfa_resend_accept_encoding))
             {
+                dropped++;
+                continue;
+            }
+
+            name = NULL;
+
+            for (j = 0; ngx_http_tfa_resend_method_overrides[j].len; j++) {
+                if (ngx_http_tfa_resend_is_header(&header[i],
+                                    &ngx_http_tfa_resend_method_overrides[j]))
+                {
+                    name = &ngx_http_tfa_resend_method_overrides[j];
+                    break;
+                }
+            }
+
+            if (name) {
                 dropped++;
                 continue;
             }
@@ -452,8 +481,8 @@ ngx_http_tfa_resend_inject_credentials(ngx_http_request_t *r,
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tfa resend: upstream Authorization %s (value redacted), "
-                   "%ui client Authorization/Accept-Encoding header(s) "
-                   "dropped",
+                   "%ui client Authorization/Accept-Encoding/method "
+                   "override header(s) dropped",
                    credentials->len ? "set from tfa_resend_credentials"
                                     : "not set", dropped);
 
