@@ -13,7 +13,7 @@
 #   1996  nothing listens: connections are refused
 #   1997  a scripted mock, below, for what tcp_reply cannot do: resets
 #         (RST, SO_LINGER 0) and a reply dripped one byte at a time
-#   1998  a well-behaved mock (nginx server block)
+#   and a well-behaved mock (nginx server block) on a random port
 #
 # nginx runs with a master process so that a worker that crashes shows up
 # as "exited on signal" in the error log.
@@ -201,7 +201,7 @@ our $http_config = <<'_EOC_';
 
     # the well-behaved upstream: takes the pinId from the request path
     server {
-        listen 127.0.0.1:1998;
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
         default_type application/json;
         access_log off;
 
@@ -231,7 +231,7 @@ sub gateway {
     }
 
     location /2fa/1/ {
-        proxy_pass http://127.0.0.1:1998;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 _EOC_
 }
