@@ -231,7 +231,7 @@ sub gateway {
     }
 
     location /2fa/1/ {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_1;
     }
 _EOC_
 }
