@@ -14,6 +14,7 @@
 #include "ngx_http_tfa_resend_module.h"
 #include "ngx_http_tfa_resend_credentials.h"
 #include "ngx_http_tfa_resend_handler.h"
+#include "ngx_http_tfa_resend_limit.h"
 
 
 static ngx_int_t ngx_http_tfa_resend_preconfiguration(ngx_conf_t *cf);
@@ -57,6 +58,48 @@ static ngx_command_t  ngx_http_tfa_resend_commands[] = {
       NULL },
 
     /* limiter */
+
+    { ngx_string("tfa_resend_limit_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_tfa_resend_limit_zone,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("tfa_resend_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tfa_resend_limit,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tfa_resend_limit_status"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tfa_resend_loc_conf_t, limit_status),
+      &ngx_http_tfa_resend_limit_status_bounds },
+
+    { ngx_string("tfa_resend_limit_dry_run"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tfa_resend_loc_conf_t, limit_dry_run),
+      NULL },
+
+    { ngx_string("tfa_resend_limit_log_level"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tfa_resend_loc_conf_t, limit_log_level),
+      &ngx_http_tfa_resend_limit_log_levels },
+
+    { ngx_string("tfa_resend_limit_refund"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tfa_resend_loc_conf_t, limit_refund),
+      NULL },
 
     /* normalizer */
 
@@ -142,7 +185,11 @@ ngx_http_tfa_resend_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    /* limiter */
+    /* limiter: its header filter runs after the normalizer's */
+
+    if (ngx_http_tfa_resend_limit_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     /* normalizer */
 
@@ -188,6 +235,12 @@ ngx_http_tfa_resend_create_loc_conf(ngx_conf_t *cf)
 
     /* limiter */
 
+    conf->limit_store = NGX_CONF_UNSET_PTR;
+    conf->limit_status = NGX_CONF_UNSET_UINT;
+    conf->limit_log_level = NGX_CONF_UNSET_UINT;
+    conf->limit_dry_run = NGX_CONF_UNSET;
+    conf->limit_refund = NGX_CONF_UNSET;
+
     /* normalizer */
 
     conf->normalize = NGX_CONF_UNSET;
@@ -214,6 +267,14 @@ ngx_http_tfa_resend_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     /* limiter */
+
+    ngx_conf_merge_ptr_value(conf->limit_store, prev->limit_store, NULL);
+    ngx_conf_merge_uint_value(conf->limit_status, prev->limit_status,
+                              NGX_HTTP_TOO_MANY_REQUESTS);
+    ngx_conf_merge_uint_value(conf->limit_log_level, prev->limit_log_level,
+                              NGX_LOG_ERR);
+    ngx_conf_merge_value(conf->limit_dry_run, prev->limit_dry_run, 0);
+    ngx_conf_merge_value(conf->limit_refund, prev->limit_refund, 0);
 
     /* normalizer */
 

@@ -173,6 +173,18 @@ ngx_http_tfa_resend_body_handler(ngx_http_request_t *r)
 
     /* limiter: admit here */
 
+    rc = ngx_http_tfa_resend_limit_request(r, ctx);
+
+    if (rc == NGX_AGAIN) {
+        /* a remote store: the limiter calls this handler again */
+        return;
+    }
+
+    if (rc != NGX_DECLINED) {
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
     /*
      * The location's content handler (proxy_pass) runs inside a wrapper
      * that gives it the configured credentials.  A location that passes

@@ -29,6 +29,11 @@ typedef struct {
     ngx_str_t                   credentials;  /* "Basic ..." or "App ..." */
 
     /* limiter */
+    struct ngx_http_tfa_resend_store_s  *limit_store;  /* NULL: off */
+    ngx_uint_t                  limit_status;
+    ngx_uint_t                  limit_log_level;
+    ngx_flag_t                  limit_dry_run;
+    ngx_flag_t                  limit_refund;
 
     /* normalizer */
     ngx_flag_t                  normalize;
@@ -52,6 +57,13 @@ typedef struct {
     ngx_int_t                   phase_rc;         /* precontent, re-entered */
 
     /* limiter */
+    ngx_uint_t                  limit_state;      /* ..._LIMIT_PASSED ... */
+    ngx_uint_t                  limit_limit;      /* N */
+    ngx_uint_t                  limit_remaining;
+    ngx_msec_t                  limit_retry_after;  /* ms, if rejected */
+    void                       *limit_admission;  /* pending: a store op */
+    unsigned                    limit_inspected:1;  /* not admitted: asked */
+    unsigned                    limit_headers:1;    /* X-RateLimit-* set */
 
     /* normalizer */
     const char                 *call_status;      /* canonical, sent */
@@ -73,6 +85,24 @@ typedef struct {
 
 
 ngx_int_t ngx_http_tfa_resend_add_variables(ngx_conf_t *cf);
+
+/* src/ngx_http_tfa_resend_limit.c */
+#define NGX_HTTP_TFA_RESEND_LIMIT_NONE              0  /* not asked */
+#define NGX_HTTP_TFA_RESEND_LIMIT_PENDING           1  /* a remote store */
+#define NGX_HTTP_TFA_RESEND_LIMIT_PASSED            2
+#define NGX_HTTP_TFA_RESEND_LIMIT_REJECTED          3
+#define NGX_HTTP_TFA_RESEND_LIMIT_REJECTED_DRY_RUN  4
+/*
+ * Admits (and counts) the intercepted resend in ctx under the location's
+ * tfa_resend_limit.  Returns NGX_DECLINED to go on (admitted, a dry-run
+ * rejection, or no limit here), else the rc of the 429/503 it sent; or
+ * NGX_AGAIN when a remote store answers later: the caller returns, and the
+ * limiter calls it again once the answer is in (the request body's
+ * post_handler when there is one, else ngx_http_core_run_phases), and this
+ * call then returns the decision.
+ */
+ngx_int_t ngx_http_tfa_resend_limit_request(ngx_http_request_t *r,
+    ngx_http_tfa_resend_ctx_t *ctx);
 
 /* src/ngx_http_tfa_resend_filter.c */
 ngx_int_t ngx_http_tfa_resend_filter_init(ngx_conf_t *cf);

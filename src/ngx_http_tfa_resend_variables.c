@@ -18,6 +18,12 @@ static ngx_int_t ngx_http_tfa_resend_pin_id_variable(ngx_http_request_t *r,
 static ngx_int_t ngx_http_tfa_resend_call_status_variable(
     ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 
+/* limiter */
+static ngx_int_t ngx_http_tfa_resend_limit_status_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_tfa_resend_limit_remaining_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
+
 
 static ngx_http_variable_t  ngx_http_tfa_resend_vars[] = {
 
@@ -27,6 +33,16 @@ static ngx_http_variable_t  ngx_http_tfa_resend_vars[] = {
 
     { ngx_string("tfa_resend_call_status"), NULL,
       ngx_http_tfa_resend_call_status_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    /* limiter */
+
+    { ngx_string("tfa_resend_limit_status"), NULL,
+      ngx_http_tfa_resend_limit_status_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tfa_resend_limit_remaining"), NULL,
+      ngx_http_tfa_resend_limit_remaining_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -98,6 +114,69 @@ ngx_http_tfa_resend_call_status_variable(ngx_http_request_t *r,
 
     ngx_http_tfa_resend_set_variable(v, (u_char *) ctx->call_status,
                                      ngx_strlen(ctx->call_status));
+
+    return NGX_OK;
+}
+
+
+/* limiter */
+
+static ngx_int_t
+ngx_http_tfa_resend_limit_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_tfa_resend_ctx_t  *ctx;
+
+    static ngx_str_t  states[] = {
+        ngx_null_string,                   /* NGX_HTTP_TFA_RESEND_LIMIT_NONE */
+        ngx_null_string,                   /* ..._PENDING */
+        ngx_string("PASSED"),
+        ngx_string("REJECTED"),
+        ngx_string("REJECTED_DRY_RUN")
+    };
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_tfa_resend_module);
+
+    if (ctx == NULL
+        || ctx->limit_state >= sizeof(states) / sizeof(states[0]))
+    {
+        ngx_http_tfa_resend_set_variable(v, (u_char *) "", 0);
+        return NGX_OK;
+    }
+
+    ngx_http_tfa_resend_set_variable(v, states[ctx->limit_state].data,
+                                     states[ctx->limit_state].len);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tfa_resend_limit_remaining_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                     *p;
+    ngx_http_tfa_resend_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_tfa_resend_module);
+
+    if (ctx == NULL
+        || ((ctx->limit_state == NGX_HTTP_TFA_RESEND_LIMIT_NONE
+             || ctx->limit_state == NGX_HTTP_TFA_RESEND_LIMIT_PENDING)
+            && !ctx->limit_inspected))
+    {
+        ngx_http_tfa_resend_set_variable(v, (u_char *) "", 0);
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_tfa_resend_set_variable(v, p,
+                                     ngx_sprintf(p, "%ui",
+                                                 ctx->limit_remaining) - p);
 
     return NGX_OK;
 }

@@ -1,0 +1,38 @@
+
+/*
+ * Copyright (C) ngx_http_tfa_resend_module authors
+ *
+ * The per-pinId resend limiter: its directives, the admission call the
+ * interception handler makes, and the X-RateLimit-* header filter.
+ */
+
+
+#ifndef _NGX_HTTP_TFA_RESEND_LIMIT_H_INCLUDED_
+#define _NGX_HTTP_TFA_RESEND_LIMIT_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_tfa_resend_module.h"
+#include "ngx_http_tfa_resend_store.h"
+
+
+extern ngx_conf_enum_t        ngx_http_tfa_resend_limit_log_levels[];
+extern ngx_conf_num_bounds_t  ngx_http_tfa_resend_limit_status_bounds;
+
+
+/* tfa_resend_limit_zone zone=NAME:SIZE rate=N/WINDOW */
+char *ngx_http_tfa_resend_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* tfa_resend_limit zone=NAME | off */
+char *ngx_http_tfa_resend_limit(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* registers the header filter (postconfiguration) */
+ngx_int_t ngx_http_tfa_resend_limit_init(ngx_conf_t *cf);
+
+
+#endif /* _NGX_HTTP_TFA_RESEND_LIMIT_H_INCLUDED_ */
