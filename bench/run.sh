@@ -208,12 +208,12 @@ cpu_ticks() {
 
 CLK_TCK=$(getconf CLK_TCK)
 
-nonce=$(( (RANDOM << 15 | RANDOM) % 1000000 ))
-
 # wrk_run PORT SECONDS [QUOTA]: prints wrk's machine-readable line
 wrk_run() {
-    local port=$1 secs=$2 quota=${3:-} out
-    nonce=$((nonce + 1))
+    local port=$1 secs=$2 quota=${3:-} out nonce
+    # called in $( ): a counter would not survive, the clock does (runs are
+    # a second apart at least); wrk adds the thread number
+    nonce=$(( $(date +%s%N) / 1000 % 1000000000 ))
     out=$("${on_load[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${secs}s" \
           --timeout 10s --latency -s "$bench/wrk/resend.lua" \
           "http://127.0.0.1:$port/" -- "$nonce" $quota) \
