@@ -296,7 +296,10 @@ ngx_http_tfa_resend_limit_done(ngx_http_tfa_resend_store_op_t *op)
 /*
  * The end of an admitted request: when the upstream answered 5xx, or never
  * answered (nginx records 502 or 504 as its status then), no call was
- * placed, and the admission is taken back.
+ * placed, and the admission is taken back.  So too when its answer could
+ * not be used (cut short, too large, compressed, badly framed): the
+ * upstream's status may say 200, but the client got the gateway's 502 or
+ * 504 and will try again.
  */
 
 static void
@@ -304,7 +307,7 @@ ngx_http_tfa_resend_limit_refund(void *data)
 {
     ngx_http_tfa_resend_limit_admission_t  *adm = data;
 
-    ngx_uint_t                   status;
+    ngx_uint_t                   status, sent;
     ngx_http_request_t          *r;
     ngx_http_upstream_state_t   *state;
     ngx_http_tfa_resend_store_t *store;
@@ -318,8 +321,11 @@ ngx_http_tfa_resend_limit_refund(void *data)
 
     state = r->upstream_states->elts;
     status = state[r->upstream_states->nelts - 1].status;
+    sent = r->headers_out.status;
 
-    if (status < NGX_HTTP_INTERNAL_SERVER_ERROR) {
+    if (status < NGX_HTTP_INTERNAL_SERVER_ERROR
+        && sent < NGX_HTTP_INTERNAL_SERVER_ERROR)
+    {
         return;
     }
 
@@ -330,8 +336,9 @@ ngx_http_tfa_resend_limit_refund(void *data)
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "tfa_resend_limit refunded the resend of pinId \"%V\" "
-                  "in zone \"%V\": the upstream's status was %ui",
-                  &adm->op.key, &store->name, status);
+                  "in zone \"%V\": the upstream's status was %ui, "
+                  "the client's %ui",
+                  &adm->op.key, &store->name, status, sent);
 }
 
 
