@@ -65,7 +65,10 @@ make -s -C "$tree" -f objs/Makefile modules
 
 so=$tree/objs/ngx_http_tfa_resend_module.so
 if [ "$CC" = gcc ] && [ -z "$EXTRA_CFLAGS$EXTRA_LDFLAGS" ]; then
-    cp "$so" "$BUILD/ngx_http_tfa_resend_module.so"
+    # a running nginx maps the old file: replace it, never write into it
+    cp "$so" "$BUILD/.ngx_http_tfa_resend_module.so.$$"
+    mv -f "$BUILD/.ngx_http_tfa_resend_module.so.$$" \
+          "$BUILD/ngx_http_tfa_resend_module.so"
     echo "build: $BUILD/ngx_http_tfa_resend_module.so"
 else
     echo "build: $so"
