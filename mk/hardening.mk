@@ -1,0 +1,115 @@
+# Hardening (issue 7): the Test::Nginx suite under memory checkers, and a
+# load test with reloads.
+#
+#   make test-valgrind   the whole suite, nginx under valgrind memcheck
+#                        (TEST_NGINX_USE_VALGRIND=1, ./valgrind.suppress);
+#                        fails on any memcheck report or failed test
+#   make test-asan       the module built with -fsanitize=address,undefined,
+#                        the suite against Debian's nginx with the sanitizer
+#                        runtimes preloaded; fails on any report or failed test
+#   make soak            util/soak.sh: 60 s of wrk at saturation, hammered
+#                        pinIds and a reload every 5 s (SOAK_SECONDS=...)
+#
+# Reports and logs go to $(BUILD)/hardening/.  TFA_HARDENING_TESTS picks
+# other test files (default: all of t/*.t).
+#
+# Included by the top-level Makefile; also works on its own:
+#     make -f mk/hardening.mk test-asan
+
+# an included fragment must not steal the top-level default goal
+TFA_HARDENING_SAVED_GOAL := $(.DEFAULT_GOAL)
+
+BUILD ?= build
+
+TFA_HARDENING_DIR = $(BUILD)/hardening
+TFA_HARDENING_TESTS ?= $(wildcard t/*.t)
+
+# Under valgrind nginx starts in a second or two and runs some 20 to 50
+# times slower: give the client and the shutdown of each block more time.
+TFA_VALGRIND_TIMEOUT ?= 20
+
+# gcc's runtimes, as util/build.sh builds with gcc
+TFA_ASAN_CC ?= gcc
+TFA_ASAN_CFLAGS ?= -fsanitize=address,undefined -fno-omit-frame-pointer \
+                   -fno-sanitize-recover=undefined
+TFA_ASAN_LDFLAGS ?= -fsanitize=address,undefined
+TFA_ASAN_PRELOAD ?= $(shell $(TFA_ASAN_CC) -print-file-name=libasan.so) \
+                    $(shell $(TFA_ASAN_CC) -print-file-name=libubsan.so)
+
+# detect_leaks=0: leaks are memcheck's job (make test-valgrind runs the
+# same suite with --leak-check=full).  nginx itself is not instrumented: it
+# allocates process-lifetime memory it never frees (ngx_set_environment,
+# the single process's connection arrays) and frees its pools wholesale,
+# so LeakSanitizer would only report nginx, never a block of the module's.
+# halt_on_error / abort_on_error: the first report ends the worker (the
+# master logs "exited on signal", the block fails) and is kept in a file.
+TFA_ASAN_OPTIONS = detect_leaks=0:halt_on_error=1:abort_on_error=1:$\
+                   detect_stack_use_after_return=1:strict_string_checks=1:$\
+                   check_initialization_order=1:$\
+                   log_path=$(abspath $(TFA_HARDENING_DIR))/asan/report
+TFA_UBSAN_OPTIONS = halt_on_error=1:abort_on_error=1:print_stacktrace=1:$\
+                    log_path=$(abspath $(TFA_HARDENING_DIR))/asan/report
+
+.PHONY: test-valgrind test-asan soak
+
+test-valgrind:
+	@mkdir -p $(TFA_HARDENING_DIR)
+	@rm -f $(TFA_HARDENING_DIR)/valgrind.log $(TFA_HARDENING_DIR)/valgrind.reports
+	@echo "test-valgrind: $(words $(TFA_HARDENING_TESTS)) files; valgrind's" \
+	      "output in $(TFA_HARDENING_DIR)/valgrind.log"
+	@start=$$(date +%s); \
+	TEST_NGINX_USE_VALGRIND=1 TEST_NGINX_TIMEOUT=$(TFA_VALGRIND_TIMEOUT) \
+	    util/test.sh $(TFA_HARDENING_TESTS) \
+	    2> $(TFA_HARDENING_DIR)/valgrind.log; \
+	rc=$$?; \
+	grep -E '^==[0-9]+== ' $(TFA_HARDENING_DIR)/valgrind.log \
+	    > $(TFA_HARDENING_DIR)/valgrind.reports; \
+	n=$$(grep -cE '^==[0-9]+== [^ ]' $(TFA_HARDENING_DIR)/valgrind.reports); \
+	echo "test-valgrind: $$(( $$(date +%s) - start )) s, tests exit $$rc," \
+	     "$$n memcheck report line(s)"; \
+	if [ "$$n" != 0 ]; then \
+	    grep -B2 -A40 -E '^==[0-9]+== [^ ]' $(TFA_HARDENING_DIR)/valgrind.log \
+	        | head -n 200; \
+	    echo "test-valgrind: FAILED: memcheck reports," \
+	         "see $(TFA_HARDENING_DIR)/valgrind.log"; \
+	    exit 1; \
+	fi; \
+	if [ $$rc != 0 ]; then \
+	    grep -vE '^==[0-9]+==' $(TFA_HARDENING_DIR)/valgrind.log | tail -n 40; \
+	    echo "test-valgrind: FAILED: tests failed under valgrind"; \
+	    exit $$rc; \
+	fi
+
+test-asan:
+	@mkdir -p $(TFA_HARDENING_DIR)/asan
+	@rm -f $(TFA_HARDENING_DIR)/asan/report*
+	@so=$$(CC=$(TFA_ASAN_CC) EXTRA_CFLAGS='$(TFA_ASAN_CFLAGS)' \
+	       EXTRA_LDFLAGS='$(TFA_ASAN_LDFLAGS)' util/build.sh \
+	       | tee /dev/stderr | sed -n 's/^build: \(\/.*\.so\)$$/\1/p'); \
+	test -f "$$so" || { echo "test-asan: no module built" >&2; exit 1; }; \
+	printf '#!/bin/sh\n# Debian nginx with the sanitizer runtimes first\nLD_PRELOAD="%s" exec %s "$$@"\n' \
+	    '$(strip $(TFA_ASAN_PRELOAD))' "$${TEST_NGINX_BINARY:-/usr/sbin/nginx}" \
+	    > $(TFA_HARDENING_DIR)/nginx-asan; \
+	chmod +x $(TFA_HARDENING_DIR)/nginx-asan; \
+	echo "test-asan: $$so, reports in $(TFA_HARDENING_DIR)/asan/"; \
+	start=$$(date +%s); \
+	ASAN_OPTIONS='$(TFA_ASAN_OPTIONS)' UBSAN_OPTIONS='$(TFA_UBSAN_OPTIONS)' \
+	TEST_NGINX_BINARY=$(abspath $(TFA_HARDENING_DIR))/nginx-asan \
+	TEST_NGINX_LOAD_MODULES=$$so \
+	    util/test.sh $(TFA_HARDENING_TESTS); \
+	rc=$$?; \
+	n=$$(ls $(TFA_HARDENING_DIR)/asan/ | grep -c '^report'); \
+	echo "test-asan: $$(( $$(date +%s) - start )) s, tests exit $$rc," \
+	     "$$n sanitizer report(s)"; \
+	if [ "$$n" != 0 ]; then \
+	    cat $(TFA_HARDENING_DIR)/asan/report* | head -n 200; \
+	    echo "test-asan: FAILED: sanitizer reports in" \
+	         "$(TFA_HARDENING_DIR)/asan/"; \
+	    exit 1; \
+	fi; \
+	exit $$rc
+
+soak:
+	BUILD=$(BUILD) util/soak.sh
+
+.DEFAULT_GOAL := $(TFA_HARDENING_SAVED_GOAL)
