@@ -359,7 +359,7 @@ sub rotate {
 
     kill 'HUP', $pid or die "cannot send SIGHUP to $pid: $!";
 
-    for (1 .. 100) {
+    for (1 .. 400) {          # up to 20 s: a loaded machine reloads slowly
         last if upstream_auth() eq $new;
         select undef, undef, undef, 0.05;
     }
