@@ -42,7 +42,11 @@ BUILD=${BUILD:-$root/build}
 case $BUILD in /*) ;; *) BUILD=$root/$BUILD ;; esac
 work=$BUILD/bench
 nginx=${BENCH_NGINX:-/usr/sbin/nginx}
-module_so=$BUILD/ngx_http_tfa_resend_module.so
+built_so=$BUILD/ngx_http_tfa_resend_module.so
+# the gateways load a copy of their own: a build that rewrites the .so in
+# place under a running nginx (another session's util/build.sh) would
+# crash its workers
+module_so=$work/ngx_http_tfa_resend_module.so
 
 mode=${1:-full}
 case $mode in
@@ -244,6 +248,12 @@ measure() {
     m0=$(cpu_ticks "$m")
     c0=$(cpu_ticks "$w")
     line=$(wrk_run "${PORT[$name]}" "$secs")
+    if [ ! -r "/proc/$w/stat" ] \
+       || grep -q 'exited on signal' "$work/$name/logs/error.log"
+    then
+        grep -m 3 'exited on signal' "$work/$name/logs/error.log" >&2 || true
+        die "$label: the gateway's worker died during the run; see $work/$name/logs/error.log"
+    fi
     c1=$(cpu_ticks "$w")
     m1=$(cpu_ticks "$m")
     b1=$(busy_ticks)
@@ -271,7 +281,7 @@ measure() {
 
 "$root/util/deps.sh" bench >&2
 "$root/util/build.sh" >&2
-[ -f "$module_so" ] || die "no $module_so"
+[ -f "$built_so" ] || die "no $built_so"
 
 for tool in wrk taskset curl perl valgrind callgrind_annotate; do
     command -v "$tool" > /dev/null || die "$tool not found"
@@ -288,6 +298,8 @@ done
 [ -z "$busy" ] || die "ports in use on 127.0.0.1:$busy; free them or set BENCH_PORT_BASE"
 
 mkdir -p "$work"
+cp "$built_so" "$module_so.tmp"
+mv -f "$module_so.tmp" "$module_so"
 rm -rf "$work/runs.tsv" "$work/wrk.log" "$work"/check.* "$work"/cg-*
 : > "$work/runs.tsv"
 : > "$work/facts"
