@@ -239,7 +239,8 @@ sub cg_parse {
 
 my %cg;
 my $n = $fact{cg_requests};
-for my $g (qw(floor module lua njs)) {
+my @cgw = qw(floor module module-raw lua njs);
+for my $g (@cgw) {
     my $c = -f "$work/cg-$g.out" ? cg_parse("$work/cg-$g.out") : undef;
     $cg{$g} = $c if $c && $c->{total};
 }
@@ -249,9 +250,11 @@ if ($n && %cg) {
         . "The gateway run alone under `valgrind --tool=callgrind`, collecting\n"
         . "inside `ngx_process_events_and_timers` only (the requests, not\n"
         . "start-up), for $n requests of `bench/client.pl` (one keep-alive\n"
-        . "connection, a fresh pinId each). Repeatable to a fraction of a per cent.\n\n"
+        . "connection, a fresh pinId each). Repeatable to a fraction of a per cent.\n"
+        . "*module-raw* is the module with `tfa_resend_normalize off`: the\n"
+        . "difference to *module* is what the canonical rewrite costs.\n\n"
         . "| gateway | instructions/request | vs floor |\n| --- | ---: | ---: |\n";
-    for my $g (grep { $cg{$_} } qw(floor module lua njs)) {
+    for my $g (grep { $cg{$_} } @cgw) {
         printf "| %s | %.0f | %s |\n", $g, $cg{$g}{total} / $n,
             $cg{floor} ? fmt($cg{$g}{total} / $cg{floor}{total}) : 'n/a';
     }

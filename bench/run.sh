@@ -19,13 +19,15 @@
 #   zone       bytes of limiter zone per tracked pinId (a small zone filled
 #              until it refuses), then requests/s with FILL tracked pinIds
 #              against a fresh zone, interleaved
-#   callgrind  instructions per request of the gateway (floor, module),
-#              a fixed number of requests under valgrind --tool=callgrind
+#   callgrind  instructions per request of the gateway (floor, module, and
+#              the module with normalization off), a fixed number of
+#              requests under valgrind --tool=callgrind
 #
 # Knobs (environment): BENCH_DURATION (s per run), BENCH_ROUNDS,
 # BENCH_WARMUP (s), BENCH_CONNECTIONS, BENCH_THREADS, BENCH_FILL (pinIds),
-# BENCH_ZONE_DURATION (s), BENCH_CG_REQUESTS, BENCH_CG_GATEWAYS
-# ("floor module"; add lua njs for all four), BENCH_PIN (1: the gateway on
+# BENCH_ZONE_DURATION (s), BENCH_CG_REQUESTS, BENCH_CG_GATEWAYS ("floor
+# module module-raw", module-raw being the module with normalization off;
+# add lua njs for those), BENCH_PIN (1: the gateway on
 # core BENCH_GW_CPU, wrk and the mock on BENCH_LOAD_CPU; 0: no pinning),
 # BENCH_PARTS ("check gateways zone callgrind"), BENCH_GATEWAYS ("floor
 # module lua njs"), BENCH_OUT (results file).
@@ -79,7 +81,7 @@ esac
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
 THREADS=${BENCH_THREADS:-1}
 PARTS=${BENCH_PARTS:-check gateways zone callgrind}
-CG_GATEWAYS=${BENCH_CG_GATEWAYS:-floor module}
+CG_GATEWAYS=${BENCH_CG_GATEWAYS:-floor module module-raw}
 PIN=${BENCH_PIN:-1}
 GW_CPU=${BENCH_GW_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
@@ -482,7 +484,13 @@ fi
 if has_part callgrind; then
     fact cg_requests "$CG_REQUESTS"
     for g in $CG_GATEWAYS; do
-        render "cg-$g" "$g" "${PORT[cg]}" 64m
+        # module-raw: the module with tfa_resend_normalize off, to tell the
+        # normalizer's share from the rest of the module's
+        if [ "$g" = module-raw ]; then
+            render "cg-$g" module "${PORT[cg]}" 64m "tfa_resend_normalize off;"
+        else
+            render "cg-$g" "$g" "${PORT[cg]}" 64m
+        fi
         dir=$work/cg-$g
         "$nginx" -p "$dir" -c "$dir/nginx.conf" -t -q \
             -g 'daemon off; master_process off;' 2>&1 \
