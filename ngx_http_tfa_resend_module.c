@@ -15,6 +15,7 @@
 #include "ngx_http_tfa_resend_credentials.h"
 #include "ngx_http_tfa_resend_handler.h"
 #include "ngx_http_tfa_resend_limit.h"
+#include "ngx_http_tfa_resend_redis.h"
 
 
 static ngx_int_t ngx_http_tfa_resend_preconfiguration(ngx_conf_t *cf);
@@ -153,7 +154,7 @@ ngx_module_t  ngx_http_tfa_resend_module = {
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_tfa_resend_redis_exit_process, /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };

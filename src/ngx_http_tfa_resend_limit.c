@@ -19,6 +19,7 @@
 #include "ngx_http_tfa_resend_module.h"
 #include "ngx_http_tfa_resend_limit.h"
 #include "ngx_http_tfa_resend_shm.h"
+#include "ngx_http_tfa_resend_redis.h"
 
 
 /* one admission: the store operation and what its refund needs */
@@ -138,6 +139,10 @@ ngx_http_tfa_resend_limit_request(ngx_http_request_t *r,
 
         ctx->limit_admission = adm;
         ctx->limit_state = NGX_HTTP_TFA_RESEND_LIMIT_PENDING;
+
+        /* a client that goes away meanwhile ends the request (499) */
+
+        r->read_event_handler = ngx_http_test_reading;
 
         return NGX_AGAIN;
     }
@@ -286,6 +291,8 @@ ngx_http_tfa_resend_limit_done(ngx_http_tfa_resend_store_op_t *op)
     if (op->rc == NGX_AGAIN) {
         op->rc = NGX_ERROR;
     }
+
+    r->read_event_handler = ngx_http_block_reading;
 
     adm->resume(r);
 
@@ -531,14 +538,16 @@ ngx_http_tfa_resend_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     u_char                       *p;
     ssize_t                       size;
-    ngx_int_t                     limit, window;
-    ngx_str_t                    *value, name, s;
+    ngx_int_t                     limit, window, rc;
+    ngx_str_t                    *value, *param, name, s;
     ngx_uint_t                    i;
+    ngx_array_t                  *params;
     ngx_shm_zone_t               *shm_zone;
     ngx_http_tfa_resend_store_t  *store;
 
     value = cf->args->elts;
 
+    params = NULL;
     size = 0;
     limit = 0;
     window = 0;
@@ -626,6 +635,28 @@ ngx_http_tfa_resend_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
+        /* store=, redis_timeout= ...: the store's own */
+
+        if (ngx_http_tfa_resend_redis_param(&value[i])) {
+
+            if (params == NULL) {
+                params = ngx_array_create(cf->temp_pool, 4,
+                                          sizeof(ngx_str_t));
+                if (params == NULL) {
+                    return NGX_CONF_ERROR;
+                }
+            }
+
+            param = ngx_array_push(params);
+            if (param == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            *param = value[i];
+
+            continue;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\"", &value[i]);
         return NGX_CONF_ERROR;
@@ -668,7 +699,16 @@ ngx_http_tfa_resend_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     store->limit = limit;
     store->window = window;
 
-    if (ngx_http_tfa_resend_shm_create(cf, store) != NGX_OK) {
+    rc = params ? ngx_http_tfa_resend_redis_create(cf, store, params)
+                : NGX_DECLINED;
+
+    if (rc == NGX_ERROR) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (rc == NGX_DECLINED
+        && ngx_http_tfa_resend_shm_create(cf, store) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

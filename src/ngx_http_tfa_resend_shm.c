@@ -121,6 +121,7 @@ ngx_http_tfa_resend_shm_create(ngx_conf_t *cf,
 
     store->type = &ngx_http_tfa_resend_shm_store;
     store->data = shm;
+    store->local = store;
 
     store->shm_zone->init = ngx_http_tfa_resend_shm_init_zone;
     store->shm_zone->data = store;
@@ -188,10 +189,13 @@ ngx_http_tfa_resend_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_http_tfa_resend_shm_t    *shm, *oshm;
     ngx_http_tfa_resend_store_t  *store;
 
-    store = shm_zone->data;
+    /* the zone's own store may be a remote one: its local window is here */
+
+    store = ((ngx_http_tfa_resend_store_t *) shm_zone->data)->local;
     shm = store->data;
 
     if (ostore) {
+        ostore = ostore->local;
         oshm = ostore->data;
 
         /*

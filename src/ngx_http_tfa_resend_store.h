@@ -53,6 +53,10 @@ struct ngx_http_tfa_resend_store_op_s {
     /* out of admit, in to refund: which admission this was */
     uint64_t                            stamp;     /* when, store's clock */
     uint64_t                            serial;    /* a tiebreak, or 0 */
+    uint64_t                            local;     /* a remote store: its
+                                                      local window's stamp
+                                                      of the same
+                                                      admission, or 0 */
 
     /* out */
     ngx_int_t                           rc;        /* as returned, or the
@@ -111,6 +115,10 @@ struct ngx_http_tfa_resend_store_s {
     void                                    *data;    /* the store's own */
 
     ngx_shm_zone_t                          *shm_zone;
+    ngx_http_tfa_resend_store_t             *local;   /* the shm store of
+                                                         the zone: this one,
+                                                         or a remote one's
+                                                         fallback window */
     ngx_str_t                                name;    /* the zone's */
     ngx_uint_t                               limit;   /* N */
     ngx_msec_t                               window;  /* ms */

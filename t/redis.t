@@ -1,0 +1,1022 @@
+# The Redis store of the resend limiter (issue 8): the same exact sliding
+# window per pinId, kept in Redis and so shared by several nginx servers.
+#
+# A real redis-server (Debian's) is started by this file on a free loopback
+# port before the tests and stopped after them; a second one, with
+# requirepass, for the password tests; and a second gateway nginx (port
+# 1982) with the same zone as the tested one, for exactness across servers.
+# The mock Infobip API (port 1980) writes one line per resend it received
+# to logs/mock.log, which GET /mock-log reads back.
+#
+# Blocks without --- config continue the previous block on the same running
+# nginx: that is how the sequences (Redis stopped, restarted, slow) are
+# written.  Each block that starts nginx uses its own zones and pinIds.
+
+use Test::Nginx::Socket 'no_plan';
+use FindBin;
+use lib $FindBin::Bin;
+use TfaResend;
+use IO::Socket::INET;
+use File::Temp qw(tempdir);
+use POSIX ();
+use Time::HiRes ();
+
+master_on();
+workers(2);
+worker_connections(256);
+no_shuffle();
+
+
+our $Main = $$;
+our $Dir = tempdir(CLEANUP => 1);
+our (%Redis, $Gateway2);
+
+
+# ---- Redis: a server of our own, and a small RESP client ---------------
+
+sub free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, ReuseAddr => 1)
+        or die "no free port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+sub resp {
+    return '*' . scalar(@_) . "\r\n"
+           . join '', map { '$' . length($_) . "\r\n$_\r\n" } @_;
+}
+
+sub read_reply {
+    my $s = shift;
+
+    my $line = <$s>;
+    die "redis: no answer\n" unless defined $line;
+    $line =~ s/\r\n\z//;
+
+    my ($type, $v) = (substr($line, 0, 1), substr($line, 1));
+
+    return $v if $type eq '+' || $type eq ':';
+    return "ERR $v" if $type eq '-';
+
+    if ($type eq '$') {
+        return undef if $v < 0;
+        my $buf = '';
+        while (length $buf < $v + 2) {
+            read($s, $buf, $v + 2 - length $buf, length $buf) or last;
+        }
+        return substr $buf, 0, $v;
+    }
+
+    if ($type eq '*') {
+        return undef if $v < 0;
+        return [ map { read_reply($s) } 1 .. $v ];
+    }
+
+    die "redis: cannot read \"$line\"\n";
+}
+
+# redis($port, CMD ...), or redis([$port, $password, $db], CMD ...)
+sub redis {
+    my ($to, @cmd) = @_;
+    my ($port, $password, $db) = ref $to ? @$to : ($to);
+
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 5)
+        or return "ERR connect: $!";
+
+    my @pre;
+    push @pre, [ 'AUTH', $password ] if defined $password;
+    push @pre, [ 'SELECT', $db ] if defined $db;
+
+    print $s resp(@$_) for @pre;
+    print $s resp(@cmd);
+
+    read_reply($s) for @pre;
+    my $r = read_reply($s);
+    close $s;
+
+    return $r;
+}
+
+sub redis_start {
+    my ($port, @opt) = @_;
+
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        open STDOUT, '>>', "$Dir/redis-$port.log";
+        open STDERR, '>&', \*STDOUT;
+        { exec 'redis-server', '--port', $port, '--bind', '127.0.0.1',
+               '--save', '', '--appendonly', 'no', '--daemonize', 'no',
+               '--dir', $Dir, @opt; }
+        POSIX::_exit(127);
+    }
+
+    $Redis{$port} = $pid;
+
+    for (1 .. 200) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port, Proto => 'tcp');
+        if ($s) {
+            print $s resp('PING');
+            my $r = eval { read_reply($s) } // '';
+            close $s;
+            return if $r eq 'PONG' || $r =~ /NOAUTH/;
+        }
+        Time::HiRes::sleep(0.025);
+    }
+
+    die "redis-server on port $port did not start; see $Dir/redis-$port.log";
+}
+
+sub redis_stop {
+    my $port = shift;
+    my $pid = delete $Redis{$port} or return;
+
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
+}
+
+# Redis busy in a script for $ms (every client waits): returns the socket
+# the answer comes on
+sub redis_block {
+    my ($port, $ms) = @_;
+
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 10)
+        or die "connect to redis: $!";
+
+    print $s resp('EVAL', "local t = redis.call('TIME')\n"
+                  . "local t0 = t[1] * 1000000 + t[2]\n"
+                  . "while true do\n"
+                  . "  t = redis.call('TIME')\n"
+                  . "  if t[1] * 1000000 + t[2] - t0 > $ms * 1000 then\n"
+                  . "    return 1\n"
+                  . "  end\n"
+                  . "end\n", 0);
+
+    # until Redis has the script in hand
+    Time::HiRes::sleep(0.05);
+
+    return $s;
+}
+
+
+# ---- the second gateway: another nginx server with the same zone -------
+
+sub gateway2_start {
+    my $dir = "$Dir/gw2";
+    mkdir $dir;
+    mkdir "$dir/logs";
+    mkdir "$dir/conf";
+
+    my $conf = '';
+    for my $m (split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '') {
+        $conf .= "load_module $m;\n";
+    }
+
+    $conf .= <<"_EOC_";
+error_log $dir/logs/error.log info;
+pid $dir/logs/nginx.pid;
+worker_processes 2;
+events { worker_connections 256; }
+
+http {
+    access_log off;
+    client_body_temp_path $dir/cbt;
+    proxy_temp_path $dir/pt;
+    fastcgi_temp_path $dir/ft;
+    uwsgi_temp_path $dir/ut;
+    scgi_temp_path $dir/st;
+
+    tfa_resend_limit_zone zone=fleet:1m rate=3/1m
+                          store=redis://127.0.0.1:$::RedisPort;
+
+    server {
+        listen 127.0.0.1:1982 reuseport;
+
+        location /2fa/ {
+            tfa_resend on;
+            tfa_resend_credentials basic "user:pass";
+            tfa_resend_limit zone=fleet;
+            proxy_pass http://127.0.0.1:1980;
+        }
+    }
+}
+_EOC_
+
+    open my $fh, '>', "$dir/conf/nginx.conf" or die "gw2 conf: $!";
+    print $fh $conf;
+    close $fh;
+
+    my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    system($nginx, '-p', "$dir/", '-c', 'conf/nginx.conf') == 0
+        or die "the second gateway did not start";
+
+    for (1 .. 100) {
+        last if -s "$dir/logs/nginx.pid";
+        Time::HiRes::sleep(0.05);
+    }
+
+    open my $p, '<', "$dir/logs/nginx.pid" or die "gw2 pid: $!";
+    $Gateway2 = <$p>;
+    close $p;
+    chomp $Gateway2;
+}
+
+sub gateway2_stop {
+    return unless $Gateway2;
+    kill 'QUIT', $Gateway2;
+    for (1 .. 100) {
+        last unless kill 0, $Gateway2;
+        Time::HiRes::sleep(0.05);
+    }
+    undef $Gateway2;
+}
+
+END {
+    if ($$ == $Main) {
+        gateway2_stop();
+        redis_stop($_) for keys %Redis;
+    }
+}
+
+
+# ---- HTTP helpers -------------------------------------------------------
+
+# one resend on its own connection: "STATUS SECONDS"
+sub resend {
+    my ($port, $path) = @_;
+
+    my $t0 = Time::HiRes::time();
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 5)
+        or die "connect to $port: $!";
+
+    print $s "POST $path HTTP/1.1\r\nHost: localhost\r\n"
+             . "Content-Length: 0\r\nConnection: close\r\n\r\n";
+
+    local $/;
+    my $r = <$s> // '';
+    close $s;
+
+    my $status = $r =~ m{^HTTP/1\.1 (\d{3})} ? $1 : 0;
+
+    return wantarray ? ($status, Time::HiRes::time() - $t0) : $status;
+}
+
+# M resends of one pinId at once, the connections spread over @ports in
+# turn: all connections opened, then the requests written back to back,
+# then the answers read; returns "200 x3, 429 x77"
+sub burst {
+    my ($ports, $path, $m) = @_;
+
+    my @socks = map {
+        my $port = $ports->[$_ % @$ports];
+        IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                              Proto => 'tcp', Timeout => 10)
+            or die "connect to $port: $!"
+    } 0 .. $m - 1;
+
+    my $req = "POST $path HTTP/1.1\r\nHost: localhost\r\n"
+              . "Content-Length: 0\r\nConnection: close\r\n\r\n";
+
+    syswrite $_, $req for @socks;
+
+    my %n;
+    for my $s (@socks) {
+        local $/;
+        my $r = <$s> // '';
+        close $s;
+        $n{ $r =~ m{^HTTP/1\.1 (\d{3})} ? $1 : 'none' }++;
+    }
+
+    return join ', ', map { "$_ x$n{$_}" } sort keys %n;
+}
+
+sub count_lines {
+    my ($file, $re) = @_;
+    open my $in, '<', $file or return 0;
+    my $n = grep { /$re/ } <$in>;
+    close $in;
+    return $n;
+}
+
+
+# ---- start-up -----------------------------------------------------------
+
+our $RedisPort = free_port();
+our $AuthPort = free_port();
+
+redis_start($RedisPort);
+redis_start($AuthPort, '--requirepass', 'Good-Pass-7f3a');
+
+sub secret_file {
+    my ($name, $text) = @_;
+    open my $fh, '>', "$Dir/$name" or die "$name: $!";
+    print $fh $text;
+    close $fh;
+    chmod 0600, "$Dir/$name";
+    return "$Dir/$name";
+}
+
+our $GoodPass = secret_file('good.pass', "Good-Pass-7f3a\n");
+our $BadPass = secret_file('bad.pass', "Bad-Pass-91c2\r\n");
+our $EmptyPass = secret_file('empty.pass', "\n");
+our $TwoLines = secret_file('two.pass', "Line-One-5e1\nLine-Two-0b8\n");
+
+gateway2_start();
+
+
+our $Mock = <<'_EOC_';
+    log_format mock '$pin $status';
+
+    # the mock Infobip API: X-Mock-Status: 500 makes it fail
+    server {
+        listen 127.0.0.1:1980;
+        default_type application/json;
+
+        location /2fa/2/pin/ {
+            rewrite ^/2fa/2/pin/(\w+)/resend/voice$ /mock/$1 last;
+            return 404;
+        }
+
+        location ~ ^/mock/(?<pin>\w+)$ {
+            internal;
+            access_log logs/mock.log mock;
+
+            if ($http_x_mock_status = 500) {
+                return 500 '{"requestError":{"serviceException":{"messageId":"GENERAL_ERROR","text":"mock failure"}}}';
+            }
+
+            return 200 '{"pinId":"$pin","to":"41793026727","callStatus":"PENDING_ACCEPTED"}';
+        }
+    }
+_EOC_
+
+
+# ---- configuration: nginx -t ---------------------------------------------
+
+my $z = 'tfa_resend_limit_zone zone=z:1m rate=3/10m';
+
+my @bad = (
+    [ "$z store=http://127.0.0.1:6379;",
+      qr/invalid store "store=http:\/\/127.0.0.1:6379": use store=redis:\/\/HOST:PORT\[\/DB\] or store=shm/ ],
+    [ "$z store=rediss://127.0.0.1:6379;",
+      qr/invalid store "store=rediss:\/\/127.0.0.1:6379": TLS to Redis \(rediss:\/\/\) is not supported/ ],
+    [ "$z store=redis://;",
+      qr/invalid store "store=redis:\/\/": no host/ ],
+    [ "$z store=redis://127.0.0.1:99999;",
+      qr/invalid store "store=redis:\/\/127.0.0.1:99999": invalid port/ ],
+    [ "$z store=redis://127.0.0.1:6379/two;",
+      qr/invalid store "store=redis:\/\/127.0.0.1:6379\/two": the database is a number/ ],
+    [ "$z store=redis://127.0.0.1:6379/;",
+      qr/the database is a number/ ],
+    [ "$z store=redis://user:secret\@127.0.0.1:6379;",
+      qr/invalid store "store=redis:\/\/user:secret\@127.0.0.1:6379": no user or password in the URL, use redis_password_file=/ ],
+    [ "$z store=redis://127.0.0.1 store=redis://127.0.0.2;",
+      qr/duplicate parameter "store=redis:\/\/127.0.0.2"/ ],
+    [ "$z redis_timeout=100ms;",
+      qr/invalid parameter "redis_timeout=100ms": only with store=redis:\/\/HOST:PORT/ ],
+    [ "$z store=shm on_store_error=reject;",
+      qr/invalid parameter "on_store_error=reject": only with store=redis:\/\/HOST:PORT/ ],
+    [ "$z store=redis://127.0.0.1 redis_timeout=0;",
+      qr/invalid "redis_timeout=0": a time from 1ms to 60s, as in redis_timeout=100ms/ ],
+    [ "$z store=redis://127.0.0.1 redis_timeout=soon;",
+      qr/invalid "redis_timeout=soon": a time from 1ms to 60s/ ],
+    [ "$z store=redis://127.0.0.1 redis_timeout=2m;",
+      qr/invalid "redis_timeout=2m": a time from 1ms to 60s/ ],
+    [ "$z store=redis://127.0.0.1 on_store_error=ignore;",
+      qr/invalid "on_store_error=ignore": use on_store_error=reject, local or allow/ ],
+    [ "$z store=redis://127.0.0.1 redis_password_file=$Dir/none.pass;",
+      qr/redis_password_file: open\(\) "\Q$Dir\E\/none.pass" failed/ ],
+    [ "$z store=redis://127.0.0.1 redis_password_file=$EmptyPass;",
+      qr/redis_password_file "\Q$EmptyPass\E" is empty/ ],
+    [ "$z store=redis://127.0.0.1 redis_password_file=$TwoLines;",
+      qr/redis_password_file "\Q$TwoLines\E" must hold one line/ ],
+    [ "$z store=redis://127.0.0.1 redis_password_file=;",
+      qr/invalid "redis_password_file=": no file name/ ],
+);
+
+for my $t (@bad) {
+    my ($conf, $re) = @$t;
+    my ($rc, $out) = nginx_t($conf);
+    isnt($rc, 0, "nginx -t fails: $conf");
+    like($out, qr/\[emerg\] .*$re/, "a clear [emerg]: $conf") or diag($out);
+    unlike($out, qr/Line-One|Line-Two/, "no password in the output: $conf");
+}
+
+{
+    my ($rc, $out) = nginx_t(qq{
+        tfa_resend_limit_zone zone=a:1m rate=3/10m store=shm;
+        tfa_resend_limit_zone zone=b:1m rate=3/10m
+            store=redis://127.0.0.1:$RedisPort/2 redis_timeout=250ms
+            redis_password_file=$GoodPass on_store_error=reject;
+        tfa_resend_limit_zone zone=c:1m rate=1/1d store=redis://[::1]:6379
+            on_store_error=allow;
+        tfa_resend_limit_zone zone=d:1m rate=64/30d store=redis://localhost
+            on_store_error=local;
+        tfa_resend_limit zone=b;
+    });
+    is($rc, 0, 'every store parameter is accepted') or diag($out);
+    unlike($out, qr/Good-Pass/, 'nginx -t never shows the password');
+}
+
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: at most N, counted in Redis: X-RateLimit-Remaining counts down
+--- http_config eval
+"tfa_resend_limit_zone zone=r1:1m rate=3/1m store=redis://127.0.0.1:$::RedisPort;\n"
+. "$::Mock"
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "user:pass";
+        tfa_resend_limit zone=r1;
+        proxy_pass http://127.0.0.1:1980;
+    }
+
+    location = /mock-log {
+        default_type text/plain;
+        alias logs/mock.log;
+    }
+--- request eval
+[
+"POST /2fa/2/pin/81000000000000000000000000000001/resend/voice",
+"POST /2fa/2/pin/81000000000000000000000000000001/resend/voice",
+"POST /2fa/2/pin/81000000000000000000000000000001/resend/voice",
+]
+--- response_headers eval
+[
+"X-RateLimit-Limit: 3\nX-RateLimit-Remaining: 2\n!Retry-After",
+"X-RateLimit-Limit: 3\nX-RateLimit-Remaining: 1\n!Retry-After",
+"X-RateLimit-Limit: 3\nX-RateLimit-Remaining: 0\n!Retry-After",
+]
+--- response_body eval
+[
+'{"pinId":"81000000000000000000000000000001","to":"41793026727","callStatus":"PROCESSING"}',
+'{"pinId":"81000000000000000000000000000001","to":"41793026727","callStatus":"PROCESSING"}',
+'{"pinId":"81000000000000000000000000000001","to":"41793026727","callStatus":"PROCESSING"}',
+]
+
+
+
+=== TEST 2: the N+1th: 429, the canonical body, Retry-After from Redis's clock, the log line
+--- request
+POST /2fa/2/pin/81000000000000000000000000000001/resend/voice
+--- error_code: 429
+--- response_headers_like
+X-RateLimit-Limit: 3
+X-RateLimit-Remaining: 0
+Retry-After: (?:59|60)
+--- response_body_like: ^\{"pinId":"81000000000000000000000000000001","to":null,"callStatus":"BAD_REQUEST","requestError":\{"serviceException":\{"messageId":"TOO_MANY_REQUESTS","text":"Too many resends of this PIN: at most 3 in 1m\. Try again in (?:59|60) seconds\."\}\}\}$
+--- error_log eval
+qr/\[error\] .*limiting resends of pinId "81000000000000000000000000000001" by zone "r1": 3 in the last 60000 ms, retry after \d+ ms/
+
+
+
+=== TEST 3: the counts are one sorted set per pinId, "tfa:ZONE:PINID", expiring with the window; the upstream got N
+--- init
+my $key = 'tfa:r1:81000000000000000000000000000001';
+Test::More::is_deeply(::redis($::RedisPort, 'KEYS', 'tfa:r1:*'), [$key],
+                      'TEST 3: one key, namespaced by the zone');
+Test::More::is(::redis($::RedisPort, 'TYPE', $key), 'zset',
+               'TEST 3: a sorted set');
+Test::More::is(::redis($::RedisPort, 'ZCARD', $key), 3,
+               'TEST 3: three admissions in it');
+my $ttl = ::redis($::RedisPort, 'PTTL', $key);
+Test::More::ok($ttl > 50000 && $ttl <= 60000,
+               "TEST 3: it expires within the window ($ttl ms)");
+my $m = ::redis($::RedisPort, 'ZRANGE', $key, 0, -1, 'WITHSCORES');
+Test::More::like($m->[0], qr/^(\d{16})-[0-9a-f]{16}$/,
+                 'TEST 3: members are "time-nonce"');
+Test::More::is($m->[1], ($m->[0] =~ /^(\d+)/)[0],
+               "TEST 3: scored by Redis's time in us");
+--- request
+GET /mock-log
+--- response_body
+81000000000000000000000000000001 200
+81000000000000000000000000000001 200
+81000000000000000000000000000001 200
+
+
+
+=== TEST 4: two nginx servers sharing one Redis: exactly N of many concurrent resends are admitted
+Eighty connections, every other one to this server (1981, 2 workers) and to
+the second gateway (1982, 2 workers), written back to back.
+--- http_config eval
+"tfa_resend_limit_zone zone=fleet:1m rate=3/1m store=redis://127.0.0.1:$::RedisPort;\n"
+. "$::Mock" . <<'_EOC_';
+    server {
+        listen 127.0.0.1:1981 reuseport;
+
+        location /2fa/ {
+            tfa_resend on;
+            tfa_resend_credentials basic "user:pass";
+            tfa_resend_limit zone=fleet;
+            proxy_pass http://127.0.0.1:1980;
+        }
+    }
+_EOC_
+--- config
+    location = /mock-log {
+        default_type text/plain;
+        alias logs/mock.log;
+    }
+--- init
+my $pin = '84000000000000000000000000000001';
+Test::More::is(::burst([1981, 1982], "/2fa/2/pin/$pin/resend/voice", 80),
+               '200 x3, 429 x77',
+               'TEST 4: 3 of 80 concurrent resends admitted by two servers');
+my $re = qr/limiting resends of pinId "$pin" by zone "fleet"/;
+my $here = ::count_lines(Test::Nginx::Util::server_root() . '/logs/error.log', $re);
+my $there = ::count_lines("$::Dir/gw2/logs/error.log", $re);
+Test::More::is($here + $there, 77, 'TEST 4: 77 rejections logged in all');
+Test::More::ok($here > 0 && $there > 0,
+               "TEST 4: both servers rejected some ($here, $there)");
+--- request
+GET /mock-log
+--- response_body
+84000000000000000000000000000001 200
+84000000000000000000000000000001 200
+84000000000000000000000000000001 200
+
+
+
+=== TEST 5: refund: the upstream's 500 takes the admission back from Redis
+--- http_config eval
+"tfa_resend_limit_zone zone=r5:1m rate=1/1m store=redis://127.0.0.1:$::RedisPort;\n"
+. "$::Mock"
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "user:pass";
+        tfa_resend_limit zone=r5;
+        tfa_resend_limit_refund on;
+        proxy_pass http://127.0.0.1:1980;
+    }
+--- more_headers
+X-Mock-Status: 500
+--- request
+POST /2fa/2/pin/85000000000000000000000000000001/resend/voice
+--- error_code: 500
+--- response_headers
+X-RateLimit-Limit: 1
+X-RateLimit-Remaining: 0
+--- error_log eval
+qr/\[info\] .*tfa_resend_limit refunded the resend of pinId "85000000000000000000000000000001" in zone "r5": the upstream's status was 500/
+
+
+
+=== TEST 6: refund: the pinId's quota is whole again, in Redis
+--- init
+Time::HiRes::sleep(0.2);
+Test::More::is(::redis($::RedisPort, 'EXISTS',
+                       'tfa:r5:85000000000000000000000000000001'), 0,
+               'TEST 6: the refunded admission is gone from Redis');
+--- request eval
+[
+"POST /2fa/2/pin/85000000000000000000000000000001/resend/voice",
+"POST /2fa/2/pin/85000000000000000000000000000001/resend/voice",
+]
+--- error_code eval
+[200, 429]
+
+
+
+=== TEST 7: dry run and the variables work the same with Redis
+--- http_config eval
+"tfa_resend_limit_zone zone=r7:1m rate=1/1m store=redis://127.0.0.1:$::RedisPort;\n"
+. "$::Mock"
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "user:pass";
+        tfa_resend_limit zone=r7;
+        tfa_resend_limit_dry_run on;
+        add_header X-Limit "$tfa_resend_limit_status $tfa_resend_limit_remaining" always;
+        proxy_pass http://127.0.0.1:1980;
+    }
+
+    location = /mock-log {
+        default_type text/plain;
+        alias logs/mock.log;
+    }
+--- request eval
+[
+"POST /2fa/2/pin/87000000000000000000000000000001/resend/voice",
+"POST /2fa/2/pin/87000000000000000000000000000001/resend/voice",
+]
+--- error_code eval
+[200, 200]
+--- response_headers eval
+[
+"X-Limit: PASSED 0\n!Retry-After",
+"X-Limit: REJECTED_DRY_RUN 0\n!Retry-After",
+]
+
+
+
+
+=== TEST 8: dry run: the rejection that was not made is logged, both resends reached the upstream
+--- request
+GET /mock-log
+--- response_body
+87000000000000000000000000000001 200
+87000000000000000000000000000001 200
+--- error_log eval
+qr/limiting resends, dry run, of pinId "87000000000000000000000000000001" by zone "r7"/
+
+
+
+=== TEST 9: Redis stopped mid-run: before, one admission in each on_store_error zone
+--- http_config eval
+"tfa_resend_limit_zone zone=sr:1m rate=2/1m store=redis://127.0.0.1:$::RedisPort on_store_error=reject;\n"
+. "tfa_resend_limit_zone zone=sl:1m rate=2/1m store=redis://127.0.0.1:$::RedisPort on_store_error=local;\n"
+. "tfa_resend_limit_zone zone=sa:1m rate=2/1m store=redis://127.0.0.1:$::RedisPort on_store_error=allow;\n"
+. "$::Mock"
+--- config
+    tfa_resend on;
+    tfa_resend_credentials basic "user:pass";
+
+    location /reject/ {
+        rewrite ^/reject(/.*)$ $1 break;
+        tfa_resend_limit zone=sr;
+        proxy_pass http://127.0.0.1:1980;
+    }
+
+    location /local/ {
+        rewrite ^/local(/.*)$ $1 break;
+        tfa_resend_limit zone=sl;
+        proxy_pass http://127.0.0.1:1980;
+    }
+
+    location /allow/ {
+        rewrite ^/allow(/.*)$ $1 break;
+        tfa_resend_limit zone=sa;
+        proxy_pass http://127.0.0.1:1980;
+    }
+--- request eval
+[
+"POST /reject/2fa/2/pin/88000000000000000000000000000001/resend/voice",
+"POST /local/2fa/2/pin/88000000000000000000000000000002/resend/voice",
+"POST /allow/2fa/2/pin/88000000000000000000000000000003/resend/voice",
+]
+--- error_code eval
+[200, 200, 200]
+--- response_headers eval
+[
+"X-RateLimit-Remaining: 1",
+"X-RateLimit-Remaining: 1",
+"X-RateLimit-Remaining: 1",
+]
+
+
+
+=== TEST 10: Redis stopped: reject answers 503 with the canonical body; local goes on from this server's own window (one admission left, then 429); allow lets everything through
+--- init
+::redis_stop($::RedisPort);
+--- request eval
+[
+"POST /reject/2fa/2/pin/88000000000000000000000000000001/resend/voice",
+"POST /local/2fa/2/pin/88000000000000000000000000000002/resend/voice",
+"POST /local/2fa/2/pin/88000000000000000000000000000002/resend/voice",
+"POST /allow/2fa/2/pin/88000000000000000000000000000003/resend/voice",
+"POST /allow/2fa/2/pin/88000000000000000000000000000003/resend/voice",
+"POST /allow/2fa/2/pin/88000000000000000000000000000003/resend/voice",
+]
+--- error_code eval
+[503, 200, 429, 200, 200, 200]
+--- response_body_like eval
+[
+'^\{"pinId":"88000000000000000000000000000001","to":null,"callStatus":"ERROR","requestError":\{"serviceException":\{"messageId":"GENERAL_ERROR","text":"The resend limiter is not available\. Try again later\."\}\}\}$',
+'"callStatus":"PROCESSING"',
+'"messageId":"TOO_MANY_REQUESTS"',
+'"callStatus":"PROCESSING"',
+'"callStatus":"PROCESSING"',
+'"callStatus":"PROCESSING"',
+]
+
+
+
+
+=== TEST 11: Redis stopped: the store error is logged once a second at most, per zone, and no request waits for Redis
+--- init
+my $log = Test::Nginx::Util::server_root() . '/logs/error.log';
+my $re = qr/tfa_resend_limit_zone "sa": redis at/;
+my $before = ::count_lines($log, $re);
+my $t0 = Time::HiRes::time();
+my ($slowest, $i) = (0, 0);
+while (Time::HiRes::time() - $t0 < 2.5) {
+    my ($status, $secs) = ::resend($ServerPort,
+        sprintf '/allow/2fa/2/pin/8A%030d/resend/voice', ++$i);
+    die "TEST 11: status $status" unless $status == 200;
+    $slowest = $secs if $secs > $slowest;
+    Time::HiRes::sleep(0.01);
+}
+my $elapsed = Time::HiRes::time() - $t0;
+my $logged = ::count_lines($log, $re) - $before;
+Test::More::ok($logged >= 2 && $logged <= int($elapsed) + 2,
+               sprintf "TEST 11: %d lines for %d resends in %.1fs",
+                       $logged, $i, $elapsed);
+Test::More::cmp_ok($slowest, '<', 0.5,
+                   "TEST 11: the slowest answer took ${slowest}s");
+--- request
+POST /allow/2fa/2/pin/8A000000000000000000000000000000/resend/voice
+--- error_code: 200
+--- error_log eval
+[
+qr/\[error\] .*tfa_resend_limit_zone "sr": redis at 127\.0\.0\.1:\d+ (?:could not be connected to|closed the connection)[^;]*; on_store_error=reject: resends are refused with 503 \(logged once a second at most\)/,
+qr/\[error\] .*tfa_resend_limit_zone "sl": redis at 127\.0\.0\.1:\d+ [^;]+; on_store_error=local: this server's own window decides/,
+qr/\[error\] .*tfa_resend_limit_zone "sa": redis at 127\.0\.0\.1:\d+ [^;]+; on_store_error=allow: resends are let through, unlimited/,
+]
+
+
+
+=== TEST 12: Redis restarted: the workers connect again by themselves, Redis decides again
+--- init
+::redis_start($::RedisPort);
+my ($status, $n) = (0, 0);
+while ($status != 200 && $n < 200) {
+    # reject mode: 200 only once Redis answers again
+    $status = ::resend($ServerPort,
+        sprintf '/reject/2fa/2/pin/8B%030d/resend/voice', ++$n);
+    Time::HiRes::sleep(0.05) unless $status == 200;
+}
+Test::More::is($status, 200, "TEST 12: Redis decides again ($n tries)");
+# the other worker too, once its backoff (2s at most) is over
+Time::HiRes::sleep(2.2);
+--- request eval
+[
+"POST /reject/2fa/2/pin/8B000000000000000000000000000000/resend/voice",
+"POST /reject/2fa/2/pin/8B000000000000000000000000000000/resend/voice",
+"POST /reject/2fa/2/pin/8B000000000000000000000000000000/resend/voice",
+]
+--- error_code eval
+[200, 200, 429]
+
+
+
+
+=== TEST 13: Redis restarted: the keys are in the new Redis
+--- init
+Test::More::is(::redis($::RedisPort, 'ZCARD',
+                       'tfa:sr:8B000000000000000000000000000000'), 2,
+               'TEST 13: two admissions in the restarted Redis');
+--- request
+POST /reject/2fa/2/pin/8B000000000000000000000000000001/resend/voice
+--- error_code: 200
+--- error_log eval
+qr/\[notice\] .*tfa_resend_limit_zone "sr": redis at 127\.0\.0\.1:\d+ answers again; \d+ resends were decided without it \(on_store_error=reject\)/
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 14: Redis slow (a script blocks it for 0.6s, past redis_timeout=100ms): each zone answers within the timeout as on_store_error says; no worker waits for Redis
+--- http_config eval
+"tfa_resend_limit_zone zone=wr:1m rate=2/1m store=redis://127.0.0.1:$::RedisPort on_store_error=reject;\n"
+. "tfa_resend_limit_zone zone=wl:1m rate=2/1m store=redis://127.0.0.1:$::RedisPort on_store_error=local;\n"
+. "tfa_resend_limit_zone zone=wa:1m rate=2/1m store=redis://127.0.0.1:$::RedisPort on_store_error=allow;\n"
+. "$::Mock"
+--- config
+    tfa_resend on;
+    tfa_resend_credentials basic "user:pass";
+
+    location /reject/ {
+        rewrite ^/reject(/.*)$ $1 break;
+        tfa_resend_limit zone=wr;
+        proxy_pass http://127.0.0.1:1980;
+    }
+
+    location /local/ {
+        rewrite ^/local(/.*)$ $1 break;
+        tfa_resend_limit zone=wl;
+        proxy_pass http://127.0.0.1:1980;
+    }
+
+    location /allow/ {
+        rewrite ^/allow(/.*)$ $1 break;
+        tfa_resend_limit zone=wa;
+        proxy_pass http://127.0.0.1:1980;
+    }
+--- init
+# every worker connected for every zone first
+for my $i (1 .. 12) {
+    for my $m (qw(reject local allow)) {
+        ::resend($ServerPort, sprintf "/$m/2fa/2/pin/8D%030d/resend/voice", $i);
+    }
+}
+my $block = ::redis_block($::RedisPort, 600);
+my @got;
+for my $m (qw(reject local allow)) {
+    my ($status, $secs) = ::resend($ServerPort,
+        "/$m/2fa/2/pin/8D100000000000000000000000000001/resend/voice");
+    push @got, $status;
+    Test::More::cmp_ok($secs, '<', 0.4, "TEST 14: $m answered in ${secs}s");
+}
+Test::More::is("@got", '503 200 200', 'TEST 14: reject, local, allow');
+# the script ends: Redis answers the commands that timed out
+::read_reply($block);
+close $block;
+Time::HiRes::sleep(0.3);
+--- request
+POST /reject/2fa/2/pin/8D100000000000000000000000000002/resend/voice
+--- error_code: 200
+--- error_log eval
+qr/\[error\] .*tfa_resend_limit_zone "wr": redis at 127\.0\.0\.1:\d+ did not answer within redis_timeout \(100ms\); on_store_error=reject/
+
+
+
+=== TEST 15: Redis slow: its late admissions stay for resends let through (local, allow) and are taken back for the one refused (reject)
+--- init
+my $pin = '8D100000000000000000000000000001';
+Test::More::is(::redis($::RedisPort, 'EXISTS', "tfa:wr:$pin"), 0,
+               'TEST 15: reject: the late admission was taken back');
+Test::More::is(::redis($::RedisPort, 'ZCARD', "tfa:wl:$pin"), 1,
+               'TEST 15: local: the late admission stays');
+Test::More::is(::redis($::RedisPort, 'ZCARD', "tfa:wa:$pin"), 1,
+               'TEST 15: allow: the late admission stays');
+--- request
+POST /reject/2fa/2/pin/8D100000000000000000000000000001/resend/voice
+--- error_code: 200
+--- response_headers
+X-RateLimit-Remaining: 1
+--- error_log eval
+qr/\[info\] .*tfa_resend_limit_zone "wr": redis admitted "tfa:wr:8D100000000000000000000000000001" after the resend was decided without it: taken back/
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 16: a client that goes away while its resend waits for Redis: the request ends (499), the late answer is dropped and its admission taken back
+--- http_config eval
+"tfa_resend_limit_zone zone=g:1m rate=1/1m store=redis://127.0.0.1:$::RedisPort redis_timeout=3s on_store_error=reject;\n"
+. "$::Mock"
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "user:pass";
+        tfa_resend_limit zone=g;
+        proxy_pass http://127.0.0.1:1980;
+    }
+
+    location = /mock-log {
+        default_type text/plain;
+        alias logs/mock.log;
+    }
+--- init
+for my $i (1 .. 8) {
+    ::resend($ServerPort, sprintf '/2fa/2/pin/8F%030d/resend/voice', $i);
+}
+my $block = ::redis_block($::RedisPort, 600);
+for my $i (1 .. 4) {
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $ServerPort, Proto => 'tcp')
+        or die "connect: $!";
+    print $s "POST /2fa/2/pin/8F100000000000000000000000000001/resend/voice"
+             . " HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n";
+    Time::HiRes::sleep(0.02);
+    close $s;
+}
+::read_reply($block);
+close $block;
+Time::HiRes::sleep(0.3);
+Test::More::is(::redis($::RedisPort, 'EXISTS',
+                       'tfa:g:8F100000000000000000000000000001'), 0,
+               'TEST 16: no admission left behind');
+--- request eval
+[
+"POST /2fa/2/pin/8F100000000000000000000000000001/resend/voice",
+"POST /2fa/2/pin/8F100000000000000000000000000001/resend/voice",
+]
+--- error_code eval
+[200, 429]
+
+
+
+
+=== TEST 17: ... and the upstream never got the resends of the clients that went away
+--- request
+GET /mock-log
+--- response_body_like: \A(?:8F0{28}\d{2} 200\n){8}8F100000000000000000000000000001 200\n\z
+--- error_log eval
+[
+qr/\[info\] .*client prematurely closed connection/,
+qr/\[info\] .*tfa_resend_limit_zone "g": redis admitted "tfa:g:8F100000000000000000000000000001" after the resend was decided without it: taken back/,
+]
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 18: a password: the right one from redis_password_file works; a wrong one, or none, is the store error path, and the password is never logged
+--- http_config eval
+"tfa_resend_limit_zone zone=pg:1m rate=2/1m store=redis://127.0.0.1:$::AuthPort redis_password_file=$::GoodPass on_store_error=reject;\n"
+. "tfa_resend_limit_zone zone=pb:1m rate=2/1m store=redis://127.0.0.1:$::AuthPort redis_password_file=$::BadPass on_store_error=reject;\n"
+. "tfa_resend_limit_zone zone=pn:1m rate=2/1m store=redis://127.0.0.1:$::AuthPort on_store_error=reject;\n"
+. "$::Mock"
+--- config
+    tfa_resend on;
+    tfa_resend_credentials basic "user:pass";
+
+    location /good/ {
+        rewrite ^/good(/.*)$ $1 break;
+        tfa_resend_limit zone=pg;
+        proxy_pass http://127.0.0.1:1980;
+    }
+
+    location /bad/ {
+        rewrite ^/bad(/.*)$ $1 break;
+        tfa_resend_limit zone=pb;
+        proxy_pass http://127.0.0.1:1980;
+    }
+
+    location /none/ {
+        rewrite ^/none(/.*)$ $1 break;
+        tfa_resend_limit zone=pn;
+        proxy_pass http://127.0.0.1:1980;
+    }
+--- request eval
+[
+"POST /good/2fa/2/pin/8E000000000000000000000000000001/resend/voice",
+"POST /bad/2fa/2/pin/8E000000000000000000000000000002/resend/voice",
+"POST /none/2fa/2/pin/8E000000000000000000000000000003/resend/voice",
+]
+--- error_code eval
+[200, 503, 503]
+--- response_headers eval
+[
+"X-RateLimit-Remaining: 1",
+"",
+"",
+]
+
+
+
+
+=== TEST 19: a password: the admission is in the Redis that asked for it
+--- init
+Test::More::is(::redis([$::AuthPort, 'Good-Pass-7f3a'], 'ZCARD',
+                       'tfa:pg:8E000000000000000000000000000001'), 1,
+               'TEST 19: counted in the password-protected Redis');
+--- request
+POST /good/2fa/2/pin/8E000000000000000000000000000001/resend/voice
+--- response_headers
+X-RateLimit-Remaining: 0
+--- error_log eval
+[
+qr/\[error\] .*tfa_resend_limit_zone "pb": redis at 127\.0\.0\.1:\d+ refused the connection's set-up: "WRONGPASS/,
+qr/\[error\] .*tfa_resend_limit_zone "pn": redis at 127\.0\.0\.1:\d+ [^;]*"NOAUTH Authentication required\."/,
+]
+--- no_error_log
+Bad-Pass-91c2
+Good-Pass-7f3a
+
+
+
+=== TEST 20: a database other than 0; Redis forgets the script (SCRIPT FLUSH): EVAL takes over
+--- http_config eval
+"tfa_resend_limit_zone zone=db:1m rate=3/1m store=redis://127.0.0.1:$::RedisPort/3;\n"
+. "$::Mock"
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "user:pass";
+        tfa_resend_limit zone=db;
+        proxy_pass http://127.0.0.1:1980;
+    }
+--- init
+::resend($ServerPort, '/2fa/2/pin/8C000000000000000000000000000001/resend/voice');
+Test::More::is(::redis([$::RedisPort, undef, 3], 'ZCARD',
+                       'tfa:db:8C000000000000000000000000000001'), 1,
+               'TEST 20: counted in database 3');
+Test::More::is(::redis($::RedisPort, 'EXISTS',
+                       'tfa:db:8C000000000000000000000000000001'), 0,
+               'TEST 20: not in database 0');
+::redis($::RedisPort, 'SCRIPT', 'FLUSH');
+--- request eval
+[
+"POST /2fa/2/pin/8C000000000000000000000000000001/resend/voice",
+"POST /2fa/2/pin/8C000000000000000000000000000001/resend/voice",
+"POST /2fa/2/pin/8C000000000000000000000000000001/resend/voice",
+]
+--- error_code eval
+[200, 200, 429]
+--- response_headers eval
+[
+"X-RateLimit-Remaining: 1",
+"X-RateLimit-Remaining: 0",
+"X-RateLimit-Remaining: 0",
+]
+--- no_error_log
+[alert]
+[crit]
