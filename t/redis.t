@@ -819,7 +819,9 @@ for my $m (qw(reject local allow)) {
     my ($status, $secs) = ::resend($ServerPort,
         "/$m/2fa/2/pin/8D100000000000000000000000000001/resend/voice");
     push @got, $status;
-    Test::More::cmp_ok($secs, '<', 0.4, "TEST 14: $m answered in ${secs}s");
+    # well within the 0.6s the script takes, even under valgrind
+    Test::More::cmp_ok($secs, '<', $ENV{TEST_NGINX_USE_VALGRIND} ? 0.55 : 0.4,
+                       "TEST 14: $m answered in ${secs}s");
 }
 Test::More::is("@got", '503 200 200', 'TEST 14: reject, local, allow');
 # the script ends: Redis answers the commands that timed out
@@ -829,8 +831,7 @@ Time::HiRes::sleep(0.3);
 --- request
 POST /reject/2fa/2/pin/8D100000000000000000000000000002/resend/voice
 --- error_code: 200
---- error_log eval
-qr/\[error\] .*tfa_resend_limit_zone "wr": redis at 127\.0\.0\.1:\d+ did not answer within redis_timeout \(100ms\); on_store_error=reject/
+
 
 
 
@@ -849,7 +850,10 @@ POST /reject/2fa/2/pin/8D100000000000000000000000000001/resend/voice
 --- response_headers
 X-RateLimit-Remaining: 1
 --- error_log eval
-qr/\[info\] .*tfa_resend_limit_zone "wr": redis admitted "tfa:wr:8D100000000000000000000000000001" after the resend was decided without it: taken back/
+[
+qr/\[error\] .*tfa_resend_limit_zone "wr": redis at 127\.0\.0\.1:\d+ did not answer within redis_timeout \(100ms\); on_store_error=reject/,
+qr/\[info\] .*tfa_resend_limit_zone "wr": redis admitted "tfa:wr:8D100000000000000000000000000001" after the resend was decided without it: taken back/,
+]
 --- no_error_log
 [alert]
 [crit]
