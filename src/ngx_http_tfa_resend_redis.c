@@ -1188,6 +1188,10 @@ ngx_http_tfa_resend_redis_fallback(ngx_http_tfa_resend_redis_t *rd,
     op->serial = 0;
     op->local = 0;
 
+    /* decided now, perhaps redis_timeout after the resend was asked */
+
+    op->now = ngx_current_msec;
+
     switch (rd->on_error) {
 
     case NGX_HTTP_TFA_RESEND_REDIS_REJECT:
