@@ -81,7 +81,7 @@ for my $name (@order) {
     $med{$name}{errs} += $_->{errs} for @$r;
 }
 
-my @gw = grep { $med{$_} } qw(floor module lua njs);
+my @gw = grep { $med{$_} } qw(floor module redis lua njs);
 
 # ------------------------------------------------------------------ output
 
@@ -97,18 +97,23 @@ print "Made by `bench/run.sh", ($smoke ? ' smoke' : ''), "` on $fact{date}.\n\n"
 print "| | |\n| --- | --- |\n";
 print "| machine | $fact{cores} cores, $fact{cpu}, Linux $fact{kernel} |\n";
 print "| nginx | $fact{nginx} (Debian), lua-nginx-module $fact{lua}, njs $fact{njs}, wrk $fact{wrk} |\n";
+print "| redis | $fact{redis} (Debian), on the load core |\n" if $fact{redis};
 print "| commit | $fact{commit} |\n";
 print "| pinning | $fact{pinning} |\n";
 print "| load | $fact{load} |\n";
-print "| runs | $fact{rounds} rounds of floor, module, lua, njs (interleaved), "
+print "| runs | $fact{rounds} rounds of ", join(', ', @gw), " (interleaved), "
     . "$fact{duration} s each, after a $fact{warmup} s warm-up of each |\n\n";
 
-print "The four gateways (one worker each, the same upstream block with\n"
+print "The gateways (one worker each, the same upstream block with\n"
     . "keepalive to a mock of the API on its own nginx worker):\n\n"
     . "- **floor**: `proxy_pass` and `proxy_set_header Authorization` only;\n"
     . "  it returns the upstream's raw body (`\"callStatus\":\"PENDING_ACCEPTED\"`);\n"
     . "- **module**: `tfa_resend on`, `tfa_resend_credentials`,\n"
     . "  `tfa_resend_limit` (3/10m, exact sliding window), normalization;\n"
+    . "- **redis**: the same as module, with the limiter's zone on the Redis\n"
+    . "  store (`store=redis://`, a local redis-server without persistence):\n"
+    . "  one EVALSHA round trip per resend on the worker's kept-alive\n"
+    . "  connection;\n"
     . "- **lua**: the same job in `access_by_lua` (a `lua_shared_dict` sliding\n"
     . "  window, pinId checks, Authorization) and `header_filter_by_lua` /\n"
     . "  `body_filter_by_lua` (lua-cjson) for the canonical body;\n"
@@ -324,6 +329,10 @@ if ($med{module} && $med{floor}) {
     $t{p99} = ratio($med{module}{p99}, $med{floor}{p99});
 }
 $t{lua} = ratio($med{module}{rps}, $med{lua}{rps}) if $med{module} && $med{lua};
+if ($med{redis} && $med{module}) {
+    $t{redis} = ratio($med{redis}{rps}, $med{module}{rps});
+    $t{redis_p99} = ratio($med{redis}{p99}, $med{module}{p99});
+}
 $t{njs} = ratio($med{module}{rps}, $med{njs}{rps}) if $med{module} && $med{njs};
 
 print "## Targets\n\n"
@@ -337,6 +346,10 @@ printf "| module req/s >= 1.2 x lua | %s x | %s |\n", fmt($t{lua}),
     pass(defined $t{lua} ? $t{lua} >= 1.2 : undef);
 printf "| module req/s >= 1.2 x njs | %s x | %s |\n", fmt($t{njs}),
     pass(defined $t{njs} ? $t{njs} >= 1.2 : undef);
+printf "| redis store req/s >= 0.8 x shm store (module) | %s x | %s |\n",
+    fmt($t{redis}), pass(defined $t{redis} ? $t{redis} >= 0.8 : undef);
+printf "| redis store p99 vs shm store (module), reported | %s x | |\n",
+    fmt($t{redis_p99});
 printf "| module p99 <= 1.1 x floor p99 | %s x | %s |\n", fmt($t{p99}),
     pass(defined $t{p99} ? $t{p99} <= 1.1 : undef);
 printf "| <= 128 bytes of zone per pinId | %s B | %s |\n",

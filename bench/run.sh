@@ -13,7 +13,9 @@
 #              gateway: the same canonical body from the module, Lua and
 #              njs (the floor returns the upstream's raw body), and the 4th
 #              refused with 429 by all but the floor
-#   gateways   wrk runs interleaved (floor module lua njs, ROUNDS times):
+#   gateways   wrk runs interleaved (floor module redis lua njs, ROUNDS
+#              times; redis is the module with the Redis store, against a
+#              redis-server the script starts on the load core):
 #              median requests/s, p50/p99 latency and the gateway worker's
 #              CPU time per request (utime+stime from /proc/PID/stat)
 #   zone       bytes of limiter zone per tracked pinId (a small zone filled
@@ -30,11 +32,12 @@
 # add lua njs for those), BENCH_PIN (1: the gateway on
 # core BENCH_GW_CPU, wrk and the mock on BENCH_LOAD_CPU; 0: no pinning),
 # BENCH_PARTS ("check gateways zone callgrind"), BENCH_GATEWAYS ("floor
-# module lua njs"), BENCH_OUT (results file).
+# module redis lua njs"), BENCH_OUT (results file).
 #
-# Ports 18080-18089 on 127.0.0.1 (BENCH_PORT_BASE moves them): 18080 the
+# Ports 18080-18090 on 127.0.0.1 (BENCH_PORT_BASE moves them): 18080 the
 # mock, 18081-18084 the four gateways, 18085-18087 the zone runs, 18088
-# callgrind; the script stops at once if one of them is taken.  Every process the
+# callgrind, 18089 the redis gateway, 18090 its redis-server; the script
+# stops at once if one of them is taken.  Every process the
 # script starts is stopped when it ends, however it ends.
 set -euo pipefail
 
@@ -87,13 +90,15 @@ GW_CPU=${BENCH_GW_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
 MAIN_ZONE=${BENCH_MAIN_ZONE:-512m}
 
-GATEWAYS=${BENCH_GATEWAYS:-floor module lua njs}
+GATEWAYS=${BENCH_GATEWAYS:-floor module redis lua njs}
 BASE=${BENCH_PORT_BASE:-18080}
 MOCK_PORT=$BASE
 declare -A PORT=([floor]=$((BASE + 1)) [module]=$((BASE + 2))
                  [lua]=$((BASE + 3)) [njs]=$((BASE + 4))
                  [zone-empty]=$((BASE + 5)) [zone-full]=$((BASE + 6))
-                 [zone-capacity]=$((BASE + 7)) [cg]=$((BASE + 8)))
+                 [zone-capacity]=$((BASE + 7)) [cg]=$((BASE + 8))
+                 [redis]=$((BASE + 9)))
+REDIS_PORT=$((BASE + 10))
 PIN_ID=9C817C6F8AF3D48F9FE553282AFA2B67
 
 say() { printf 'bench: %s\n' "$*" >&2; }
@@ -117,6 +122,7 @@ fi
 
 masters=()          # nginx masters started here, stopped by cleanup
 valgrind_pid=
+redis_pid=          # the redis gateway's redis-server
 
 stop_pid() {
     local pid=$1 sig=${2:-QUIT} i
@@ -137,6 +143,9 @@ cleanup() {
     for pid in "${masters[@]}"; do
         stop_pid "$pid" QUIT
     done
+    if [ -n "$redis_pid" ]; then
+        stop_pid "$redis_pid" TERM
+    fi
 }
 
 trap cleanup EXIT
@@ -159,6 +168,7 @@ render() {
     sed -e "s|@PREFIX@|$dir|g" -e "s|@PORT@|$port|g" \
         -e "s|@MODULE@|$module_so|g" -e "s|@BENCH@|$bench|g" \
         -e "s|@ZONE_SIZE@|$zone|g" -e "s|@SERVER_EXTRA@|$extra|g" \
+        -e "s|@REDIS_PORT@|$REDIS_PORT|g" \
         "$bench/conf/$template.conf" > "$dir/nginx.conf"
 }
 
@@ -292,7 +302,7 @@ done
 # every port of the kit must be free: another nginx on one of them would be
 # measured instead of ours
 busy=
-for p in $(seq "$BASE" $((BASE + 9))); do
+for p in $(seq "$BASE" $((BASE + 10))); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
         busy="$busy $p"
     fi
@@ -333,6 +343,23 @@ fact warmup "$WARMUP"
 
 render mock mock "$MOCK_PORT" 1m
 start mock on_load
+
+# the Redis store's server, beside wrk and the mock: no persistence
+if [[ " $GATEWAYS " == *" redis "* ]]; then
+    command -v redis-server > /dev/null || die "redis-server not found"
+    mkdir -p "$work/redis-server"
+    "${on_load[@]}" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
+        --save '' --appendonly no --daemonize no --dir "$work/redis-server" \
+        > "$work/redis-server/log" 2>&1 &
+    redis_pid=$!
+    for i in $(seq 1 100); do
+        redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && break
+        sleep 0.05
+    done
+    redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG \
+        || die "redis-server did not start; see $work/redis-server/log"
+    fact redis "$(redis-server --version | sed 's/^Redis server v=\([^ ]*\).*/\1/')"
+fi
 
 for g in $GATEWAYS; do
     render "$g" "$g" "${PORT[$g]}" "$MAIN_ZONE"

@@ -6,7 +6,7 @@
  *
  * The admissions of a pinId are one sorted set in Redis, "tfa:ZONE:PINID":
  * a member per admission, scored by the Redis server's clock in
- * microseconds, the key expiring one window after its newest admission.
+ * milliseconds, the key expiring one window after its newest admission.
  * One Lua script makes the whole decision on the Redis server, atomically:
  * it drops the admissions that left the window, counts the rest, and adds
  * one if there are fewer than N.  So two gateways can never both admit the
@@ -105,9 +105,11 @@ typedef struct {
     ngx_msec_t                          timeout;
     ngx_uint_t                          on_error;
     ngx_str_t                           prefix;    /* "tfa:ZONE:" */
-    ngx_str_t                           limit_arg;
-    ngx_str_t                           window_arg;
     u_char                              sha[40];
+    ngx_str_t                           evalsha;   /* the admission's
+                                                      command up to KEYS[1] */
+    ngx_str_t                           argv;      /* ... and after it, up
+                                                      to the nonce */
 
     ngx_http_tfa_resend_store_t         local;     /* the fallback window */
     ngx_http_tfa_resend_redis_shctx_t  *sh;
@@ -192,34 +194,41 @@ const ngx_http_tfa_resend_store_type_t  ngx_http_tfa_resend_redis_store = {
 
 /*
  * KEYS[1] the pinId's key; ARGV: N, the window in ms, this admission's
- * nonce.  Answers {1, remaining, time} (admitted at time, in us, the
- * member being "time-nonce") or {0, 0, ms until the oldest admission
- * leaves the window}.  Times are Redis's: TIME in a script is allowed from
- * Redis 5 on (effects replication, the only kind from Redis 7 on, where
- * redis.replicate_commands() is a no-op kept for older servers).  Scores
- * go to Redis as strings: a Lua number would be printed with 14 digits.
+ * nonce.  One integer answers (one reply object to read, not five):
+ *
+ *   >= 0   admitted at time T (ms, Redis's clock) as member "T-nonce",
+ *          R admissions left: T * 64 + R (N <= 64; exact in a Lua number
+ *          until the year 50000)
+ *   <  0   rejected: -(ms until the oldest admission leaves the window)
+ *
+ * A new pinId (no key yet) has nothing to trim: each redis.call() costs
+ * Redis some 3us, most of the script's time.
+ *
+ * Times are Redis's: TIME in a script that writes needs effects
+ * replication, the default from Redis 5 and the only kind from 7, asked
+ * for by redis.replicate_commands() on 3.2 and 4.
  */
 
 static char  ngx_http_tfa_resend_redis_script[] =
     "if redis.replicate_commands then redis.replicate_commands() end\n"
     "local key, limit = KEYS[1], tonumber(ARGV[1])\n"
-    "local window = tonumber(ARGV[2]) * 1000\n"
+    "local window = tonumber(ARGV[2])\n"
     "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
-    "redis.call('ZREMRANGEBYSCORE', key, '-inf',\n"
-    "           string.format('%.0f', now - window))\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "local n = redis.call('ZCARD', key)\n"
+    "if n > 0 then\n"
+    "  n = n - redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)\n"
+    "end\n"
     "if n >= limit then\n"
     "  local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')\n"
     "  local wait = tonumber(first[2]) + window - now\n"
     "  if wait > window then wait = window end\n"
     "  if wait < 1 then wait = 1 end\n"
-    "  return {0, 0, math.ceil(wait / 1000)}\n"
+    "  return -wait\n"
     "end\n"
-    "local stamp = string.format('%.0f', now)\n"
-    "redis.call('ZADD', key, stamp, stamp .. '-' .. ARGV[3])\n"
-    "redis.call('PEXPIRE', key, ARGV[2])\n"
-    "return {1, limit - n - 1, now}\n";
+    "redis.call('ZADD', key, now, now .. '-' .. ARGV[3])\n"
+    "redis.call('PEXPIRE', key, window)\n"
+    "return now * 64 + limit - n - 1\n";
 
 
 static ngx_str_t  ngx_http_tfa_resend_redis_modes[] = {
@@ -799,47 +808,74 @@ ngx_http_tfa_resend_redis_load_reply(redisAsyncContext *ac, void *r,
 /* ---------------------------------------------------------- admissions */
 
 
+/*
+ * EVALSHA sha 1 KEY N WINDOW NONCE, in the protocol's own form: all but the
+ * key and the nonce were made when the configuration was read, and hiredis
+ * takes the command as it is (formatting it argument by argument costs
+ * more than all the rest of its work).
+ */
+
 static ngx_int_t
 ngx_http_tfa_resend_redis_send(ngx_http_tfa_resend_redis_t *rd,
     ngx_http_tfa_resend_redis_rec_t *rec)
 {
-    int          rc;
-    u_char       nonce[16];
-    size_t       argvlen[7];
-    const char  *argv[7];
+    int                          rc;
+    u_char                      *cmd, *p, nonce[8];
+    size_t                       len, n;
+    ngx_uint_t                   i;
+    u_char                       buf[512];
+    static ngx_str_t             eval = ngx_string("*7\r\n$4\r\nEVAL\r\n");
 
     if (rd->conn.ac == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_sprintf(nonce, "%016xL", rec->nonce);
+    n = sizeof(ngx_http_tfa_resend_redis_script) - 1;
 
-    if (rec->eval) {
-        argv[0] = "EVAL";
-        argvlen[0] = sizeof("EVAL") - 1;
-        argv[1] = ngx_http_tfa_resend_redis_script;
-        argvlen[1] = sizeof(ngx_http_tfa_resend_redis_script) - 1;
+    len = (rec->eval ? eval.len + 1 + NGX_SIZE_T_LEN + 2 + n + 2
+                     : rd->evalsha.len)
+          + 1 + NGX_SIZE_T_LEN + 2 + rec->key_len + 2
+          + rd->argv.len + 16 + 2;
 
-    } else {
-        argv[0] = "EVALSHA";
-        argvlen[0] = sizeof("EVALSHA") - 1;
-        argv[1] = (const char *) rd->sha;
-        argvlen[1] = 40;
+    cmd = buf;
+
+    if (len > sizeof(buf)) {
+        cmd = ngx_alloc(len, ngx_cycle->log);
+        if (cmd == NULL) {
+            return NGX_ERROR;
+        }
     }
 
-    argv[2] = "1";
-    argvlen[2] = 1;
-    argv[3] = (const char *) rec->key;
-    argvlen[3] = rec->key_len;
-    argv[4] = (const char *) rd->limit_arg.data;
-    argvlen[4] = rd->limit_arg.len;
-    argv[5] = (const char *) rd->window_arg.data;
-    argvlen[5] = rd->window_arg.len;
-    argv[6] = (const char *) nonce;
-    argvlen[6] = sizeof(nonce);
+    if (rec->eval) {
+        p = ngx_sprintf(cmd, "%V$%uz\r\n", &eval, n);
+        p = ngx_cpymem(p, ngx_http_tfa_resend_redis_script, n);
+        p = ngx_cpymem(p, "\r\n$1\r\n1\r\n", sizeof("\r\n$1\r\n1\r\n") - 1);
 
-    rc = redisAsyncCommandArgv(rd->conn.ac, ngx_http_tfa_resend_redis_reply,
-                               rec, 7, argv, argvlen);
+    } else {
+        p = ngx_cpymem(cmd, rd->evalsha.data, rd->evalsha.len);
+    }
+
+    p = ngx_sprintf(p, "$%uz\r\n", rec->key_len);
+    p = ngx_cpymem(p, rec->key, rec->key_len);
+    p = ngx_cpymem(p, rd->argv.data, rd->argv.len);
+
+    /* as "%016xL" would print it */
+
+    for (i = 0; i < 8; i++) {
+        nonce[i] = (u_char) (rec->nonce >> (56 - 8 * i));
+    }
+
+    p = ngx_hex_dump(p, nonce, 8);
+    *p++ = CR;
+    *p++ = LF;
+
+    rc = redisAsyncFormattedCommand(rd->conn.ac,
+                                    ngx_http_tfa_resend_redis_reply, rec,
+                                    (char *) cmd, p - cmd);
+
+    if (cmd != buf) {
+        ngx_free(cmd);
+    }
 
     return rc == REDIS_OK ? NGX_OK : NGX_ERROR;
 }
@@ -985,14 +1021,24 @@ ngx_http_tfa_resend_redis_reply(redisAsyncContext *ac, void *r,
 }
 
 
-/* {1, remaining, time} or {0, 0, retry after}: NGX_OK, NGX_BUSY */
+/* the script's answer: NGX_OK (admitted at *x, ms), NGX_BUSY (retry *x) */
 
 static ngx_int_t
 ngx_http_tfa_resend_redis_parse(ngx_http_tfa_resend_redis_t *rd,
     redisReply *reply, uint64_t *x, ngx_uint_t *remaining)
 {
-    ngx_uint_t   i;
-    redisReply  *e[3];
+    if (reply->type == REDIS_REPLY_INTEGER) {
+
+        if (reply->integer >= 0) {
+            *x = (uint64_t) reply->integer >> 6;
+            *remaining = (ngx_uint_t) (reply->integer & 63);
+            return NGX_OK;
+        }
+
+        *x = (uint64_t) -reply->integer;
+        *remaining = 0;
+        return NGX_BUSY;
+    }
 
     if (reply->type == REDIS_REPLY_ERROR) {
         ngx_snprintf(rd->conn.why, sizeof(rd->conn.why) - 1,
@@ -1000,31 +1046,6 @@ ngx_http_tfa_resend_redis_parse(ngx_http_tfa_resend_redis_t *rd,
                      (size_t) ngx_min(reply->len, 160), reply->str);
         return NGX_ERROR;
     }
-
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
-        goto invalid;
-    }
-
-    for (i = 0; i < 3; i++) {
-        e[i] = reply->element[i];
-
-        if (e[i]->type != REDIS_REPLY_INTEGER || e[i]->integer < 0) {
-            goto invalid;
-        }
-    }
-
-    *x = (uint64_t) e[2]->integer;
-
-    if (e[0]->integer == 1) {
-        *remaining = (ngx_uint_t) e[1]->integer;
-        return NGX_OK;
-    }
-
-    *remaining = 0;
-
-    return NGX_BUSY;
-
-invalid:
 
     ngx_sprintf(rd->conn.why, "answered the script with something else%Z");
 
@@ -1273,7 +1294,8 @@ ngx_int_t
 ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
     ngx_http_tfa_resend_store_t *store, ngx_array_t *params)
 {
-    u_char                       *p, hash[20];
+    u_char                       *p, hash[20], digits[NGX_INT_T_LEN];
+    size_t                        n;
     ngx_int_t                     t;
     ngx_str_t                    *value, *url, *timeout, *password, *mode, s;
     ngx_str_t                   **slot;
@@ -1425,25 +1447,36 @@ ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
 
     ngx_sprintf(rd->prefix.data, "tfa:%V:", &store->name);
 
-    p = ngx_pnalloc(cf->pool, 2 * NGX_INT_T_LEN);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    rd->limit_arg.data = p;
-    rd->limit_arg.len = ngx_sprintf(p, "%ui", store->limit) - p;
-
-    p += NGX_INT_T_LEN;
-
-    rd->window_arg.data = p;
-    rd->window_arg.len = ngx_sprintf(p, "%M", store->window) - p;
-
     ngx_sha1_init(&sha1);
     ngx_sha1_update(&sha1, ngx_http_tfa_resend_redis_script,
                     sizeof(ngx_http_tfa_resend_redis_script) - 1);
     ngx_sha1_final(hash, &sha1);
 
     ngx_hex_dump(rd->sha, hash, sizeof(hash));
+
+    /* the admission's command but for its key and nonce: see _send() */
+
+    p = ngx_pnalloc(cf->pool, 128 + 4 * NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    rd->evalsha.data = p;
+    p = ngx_cpymem(p, "*7\r\n$7\r\nEVALSHA\r\n$40\r\n",
+                   sizeof("*7\r\n$7\r\nEVALSHA\r\n$40\r\n") - 1);
+    p = ngx_cpymem(p, rd->sha, 40);
+    p = ngx_cpymem(p, "\r\n$1\r\n1\r\n", sizeof("\r\n$1\r\n1\r\n") - 1);
+    rd->evalsha.len = p - rd->evalsha.data;
+
+    rd->argv.data = p;
+
+    n = ngx_sprintf(digits, "%ui", store->limit) - digits;
+    p = ngx_sprintf(p, "\r\n$%uz\r\n%*s\r\n", n, n, digits);
+
+    n = ngx_sprintf(digits, "%M", store->window) - digits;
+    p = ngx_sprintf(p, "$%uz\r\n%*s\r\n$16\r\n", n, n, digits);
+
+    rd->argv.len = p - rd->argv.data;
 
     /* the local window, in the zone's shared memory */
 

@@ -15,7 +15,7 @@ test_pkgs="clang libclang-rt-14-dev perl libtest-base-perl
            liburi-perl libwww-perl libipc-run-perl curl valgrind
            redis-server"
 bench_pkgs="wrk libnginx-mod-http-lua lua-cjson libnginx-mod-http-js
-            valgrind"
+            valgrind redis-server"
 
 case ${1:-all} in
     build) want=$build_pkgs ;;
