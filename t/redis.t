@@ -17,6 +17,7 @@ use FindBin;
 use lib $FindBin::Bin;
 use TfaResend;
 use IO::Socket::INET;
+use IO::Select;
 use File::Temp qw(tempdir);
 use POSIX ();
 use Time::HiRes ();
@@ -157,10 +158,18 @@ sub redis_block {
                   . "  end\n"
                   . "end\n", 0);
 
-    # until Redis has the script in hand
-    Time::HiRes::sleep(0.05);
+    # until Redis is in the script: a PING goes unanswered
+    for (1 .. 200) {
+        my $p = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port, Proto => 'tcp')
+            or die "connect to redis: $!";
+        print $p resp('PING');
+        my $busy = !IO::Select->new($p)->can_read(0.03);
+        close $p;
+        return $s if $busy;
+    }
 
-    return $s;
+    die "redis on port $port never got busy";
 }
 
 
