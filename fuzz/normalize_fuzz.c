@@ -145,7 +145,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                                           size - 2))));
 
     fuzz_assert(ngx_http_tfa_resend_canonical_error(status, data + 2,
-                    size - 2, NULL, NULL, NULL, &out) == 0);
+                    size - 2, NULL, NULL, NULL, NULL, &out) == 0);
     check_canonical(&out, status);
     ngx_http_tfa_resend_canonical_free(&out);
 

@@ -41,6 +41,7 @@ static ngx_int_t ngx_http_tfa_resend_upstream_failed(ngx_http_request_t *r);
 static void ngx_http_tfa_resend_upstream_finalize(ngx_http_request_t *r,
     ngx_int_t rc);
 static void ngx_http_tfa_resend_status_map_cleanup(void *data);
+static void *ngx_http_tfa_resend_pool_alloc(void *data, size_t size);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -120,6 +121,18 @@ ngx_http_tfa_resend_status_map_cleanup(void *data)
 }
 
 
+/*
+ * The normalizer's allocator: the canonical body is written straight into
+ * the request's pool, and sent from there.
+ */
+
+static void *
+ngx_http_tfa_resend_pool_alloc(void *data, size_t size)
+{
+    return ngx_pnalloc((ngx_pool_t *) data, size);
+}
+
+
 ngx_int_t
 ngx_http_tfa_resend_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *message_id, const char *text)
@@ -127,11 +140,15 @@ ngx_http_tfa_resend_send_error(ngx_http_request_t *r, ngx_uint_t status,
     ngx_int_t                         rc;
     ngx_http_tfa_resend_ctx_t        *ctx;
     ngx_http_tfa_resend_canonical_t   c;
+    ngx_http_tfa_resend_allocator_t   pool;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tfa_resend_module);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    pool.alloc = ngx_http_tfa_resend_pool_alloc;
+    pool.data = r->pool;
 
     /* the client may still be sending a body nobody will read */
 
@@ -144,7 +161,7 @@ ngx_http_tfa_resend_send_error(ngx_http_request_t *r, ngx_uint_t status,
                                             ctx->pin_id.len
                                                 ? ctx->pin_id.data : NULL,
                                             ctx->pin_id.len,
-                                            message_id, text, NULL, &c)
+                                            message_id, text, NULL, &pool, &c)
         != 0)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -266,11 +283,15 @@ ngx_http_tfa_resend_nginx_answer(ngx_http_request_t *r,
     ngx_http_tfa_resend_ctx_t *ctx, ngx_uint_t status,
     ngx_http_tfa_resend_canonical_t *c)
 {
-    const char  *message_id, *text, *call_status;
+    const char                       *message_id, *text, *call_status;
+    ngx_http_tfa_resend_allocator_t   pool;
 
     message_id = NULL;
     text = NULL;
     call_status = NULL;
+
+    pool.alloc = ngx_http_tfa_resend_pool_alloc;
+    pool.data = r->pool;
 
     if (r->upstream && status == NGX_HTTP_GATEWAY_TIME_OUT) {
         message_id = "UPSTREAM_TIMEOUT";
@@ -287,7 +308,7 @@ ngx_http_tfa_resend_nginx_answer(ngx_http_request_t *r,
                                                ctx->pin_id.len
                                                ? ctx->pin_id.data : NULL,
                                                ctx->pin_id.len, message_id,
-                                               text, call_status, c);
+                                               text, call_status, &pool, c);
 }
 
 
@@ -523,9 +544,13 @@ ngx_http_tfa_resend_answer_upstream(ngx_http_request_t *r,
     ngx_http_tfa_resend_loc_conf_t   *lcf;
     ngx_http_tfa_resend_answer_t      in;
     ngx_http_tfa_resend_canonical_t   c;
+    ngx_http_tfa_resend_allocator_t   pool;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_tfa_resend_module);
     u = r->upstream;
+
+    pool.alloc = ngx_http_tfa_resend_pool_alloc;
+    pool.data = r->pool;
 
     text = NULL;
     status = NGX_HTTP_BAD_GATEWAY;
@@ -561,7 +586,7 @@ ngx_http_tfa_resend_answer_upstream(ngx_http_request_t *r,
 
         rc = ngx_http_tfa_resend_canonical_error((int) status,
                  ctx->pin_id.len ? ctx->pin_id.data : NULL, ctx->pin_id.len,
-                 message_id, text, "ERROR", &c);
+                 message_id, text, "ERROR", &pool, &c);
 
     } else {
         ngx_memzero(&in, sizeof(ngx_http_tfa_resend_answer_t));
@@ -584,6 +609,7 @@ ngx_http_tfa_resend_answer_upstream(ngx_http_request_t *r,
         }
 
         in.map = lcf->status_map;
+        in.allocator = &pool;
 
         rc = ngx_http_tfa_resend_normalize(&in, &c);
     }
@@ -605,8 +631,8 @@ ngx_http_tfa_resend_answer_upstream(ngx_http_request_t *r,
 
 
 /*
- * Copies the canonical answer into the request's pool, frees the
- * normalizer's memory, and sets the response headers for it.
+ * Makes the canonical answer, written in the request's pool by the
+ * normalizer, the buffer to send, and sets the response headers for it.
  */
 
 static ngx_int_t
@@ -615,13 +641,17 @@ ngx_http_tfa_resend_prepare(ngx_http_request_t *r,
 {
     ngx_buf_t  *b;
 
-    b = ngx_create_temp_buf(r->pool, c->body_len ? c->body_len : 1);
+    b = ngx_calloc_buf(r->pool);
     if (b == NULL) {
         ngx_http_tfa_resend_canonical_free(c);
         return NGX_ERROR;
     }
 
-    b->last = ngx_cpymem(b->pos, c->body, c->body_len);
+    b->start = (u_char *) c->body;
+    b->pos = b->start;
+    b->last = b->start + c->body_len;
+    b->end = b->last;
+    b->temporary = 1;
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 

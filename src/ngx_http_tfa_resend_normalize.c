@@ -2,9 +2,17 @@
 /*
  * The canonical resend response builder.  No nginx headers here (see the
  * header); the contract is shared/reference/canonical-response.md.
+ *
+ * It runs on every answer, so it is written to be cheap: the common
+ * success answer is read by a strict scanner instead of a jansson tree
+ * (anything it is not sure of goes to jansson, the parser of record);
+ * jansson parses into a per-call arena; and the canonical body is written
+ * directly, once, into one block of the exact size, from the caller's
+ * allocator (the filter's request pool).
  */
 
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +27,9 @@
 #define NGX_HTTP_TFA_RESEND_CONTAINS  2
 
 #define NGX_HTTP_TFA_RESEND_DUMP_FLAGS  (JSON_PRESERVE_ORDER|JSON_COMPACT)
+
+/* plain text made valid UTF-8: an invalid byte becomes 3 (U+FFFD) */
+#define NGX_HTTP_TFA_RESEND_PLAIN_BUF  (3 * NGX_HTTP_TFA_RESEND_PLAIN_TEXT_MAX)
 
 
 typedef struct {
@@ -59,6 +70,26 @@ typedef struct {
     const char                     *key;
     const char                     *value;
 } ngx_http_tfa_resend_pair_t;
+
+
+typedef struct {
+    const unsigned char            *data;    /* NULL: JSON null */
+    size_t                          len;
+} ngx_http_tfa_resend_str_t;
+
+
+/* what goes into a canonical body, pointing into the input */
+
+typedef struct {
+    int                             status;
+    ngx_http_tfa_resend_str_t       pin_id;
+    ngx_http_tfa_resend_str_t       to;
+    const char                     *call_status;
+    ngx_http_tfa_resend_str_t       message_id;     /* status >= 400 */
+    ngx_http_tfa_resend_str_t       text;           /* status >= 400 */
+    json_t                         *validation_errors;  /* or NULL */
+    size_t                          validation_errors_len;
+} ngx_http_tfa_resend_parts_t;
 
 
 static const char  *ngx_http_tfa_resend_call_statuses[] = {
@@ -188,6 +219,33 @@ static const ngx_http_tfa_resend_code_t  ngx_http_tfa_resend_status_texts[] = {
 };
 
 
+/*
+ * The bytes that stand for themselves inside a JSON string, both ways:
+ * printable ASCII and DEL but '"' and '\'.  Controls need an escape; bytes
+ * from 0x80 are UTF-8, checked apart.  A table: the scanner and the writer
+ * run over every byte of the answer with it.
+ */
+
+static const unsigned char  ngx_http_tfa_resend_json_plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+
 static int ngx_http_tfa_resend_is_space(unsigned char c);
 static void ngx_http_tfa_resend_trim(const unsigned char **s, size_t *len);
 static unsigned char ngx_http_tfa_resend_upper(unsigned char c);
@@ -199,9 +257,19 @@ static const char *ngx_http_tfa_resend_builtin_status(const unsigned char *s,
     size_t len);
 static size_t ngx_http_tfa_resend_utf8_char(const unsigned char *p,
     size_t len, unsigned *cp);
-static unsigned char *ngx_http_tfa_resend_sanitize(const unsigned char *s,
-    size_t len, int plain, size_t *out_len);
-static json_t *ngx_http_tfa_resend_string(const unsigned char *s, size_t len);
+static size_t ngx_http_tfa_resend_put(unsigned char *d, size_t at,
+    const void *s, size_t n);
+static size_t ngx_http_tfa_resend_utf8_copy(unsigned char *d,
+    const unsigned char *s, size_t len);
+static size_t ngx_http_tfa_resend_json_string(unsigned char *d, size_t at,
+    const unsigned char *s, size_t len);
+static size_t ngx_http_tfa_resend_plain_text(unsigned char *buf,
+    const unsigned char *s, size_t len);
+static size_t ngx_http_tfa_resend_write(unsigned char *d,
+    const ngx_http_tfa_resend_parts_t *p);
+static int ngx_http_tfa_resend_emit(ngx_http_tfa_resend_parts_t *p,
+    const ngx_http_tfa_resend_allocator_t *allocator,
+    ngx_http_tfa_resend_canonical_t *out);
 static int ngx_http_tfa_resend_is_text_plain(const unsigned char *s,
     size_t len);
 static const char *ngx_http_tfa_resend_status_message_id(int status);
@@ -213,14 +281,22 @@ static int ngx_http_tfa_resend_get_string(json_t *obj, const char *key,
     const unsigned char **s, size_t *len);
 static int ngx_http_tfa_resend_upstream_status(json_t *obj,
     const unsigned char **s, size_t *len);
-static json_t *ngx_http_tfa_resend_pin(json_t *obj,
-    const ngx_http_tfa_resend_answer_t *in);
-static int ngx_http_tfa_resend_finish(int status, json_t *pin, json_t *to,
-    const char *call_status, json_t *exception,
-    ngx_http_tfa_resend_canonical_t *out);
+static void ngx_http_tfa_resend_pin(const unsigned char *s, size_t len,
+    const ngx_http_tfa_resend_answer_t *in, ngx_http_tfa_resend_str_t *pin);
 static int ngx_http_tfa_resend_error(const ngx_http_tfa_resend_answer_t *in,
     json_t *obj, ngx_http_tfa_resend_canonical_t *out);
-
+static void *ngx_http_tfa_resend_arena_alloc(size_t size);
+static void ngx_http_tfa_resend_arena_free(void *p);
+static const unsigned char *ngx_http_tfa_resend_scan_space(
+    const unsigned char *p, const unsigned char *end);
+static const unsigned char *ngx_http_tfa_resend_scan_string(
+    const unsigned char *p, const unsigned char *end);
+static const unsigned char *ngx_http_tfa_resend_scan_number(
+    const unsigned char *p, const unsigned char *end);
+static const unsigned char *ngx_http_tfa_resend_scan_literal(
+    const unsigned char *p, const unsigned char *end, const char *literal,
+    size_t len);
+static int ngx_http_tfa_resend_scan_key(const unsigned char *key, size_t len);
 
 static int
 ngx_http_tfa_resend_is_space(unsigned char c)
@@ -529,7 +605,6 @@ ngx_http_tfa_resend_map_status(const ngx_http_tfa_resend_status_map_t *map,
     return ngx_http_tfa_resend_builtin_status(status, len);
 }
 
-
 /*
  * Decodes one UTF-8 character as jansson validates it (no overlong forms,
  * no surrogates, nothing above U+10FFFF).  Returns its length, or 0 for an
@@ -594,30 +669,181 @@ ngx_http_tfa_resend_utf8_char(const unsigned char *p, size_t len,
 
 
 /*
- * Copies bytes into valid UTF-8, an invalid byte becoming U+FFFD, so that
- * jansson accepts the string whatever it was.  With plain != 0 (a
- * plain-text upstream body): C0/C1 control characters and DEL are dropped,
- * except that a tab or line break becomes one space so that words on
- * separate lines stay apart; runs of spaces are collapsed and the result
- * trimmed.  Returns a malloc'd buffer, or NULL when memory runs out.
+ * The writers below count when d is NULL and write at d + at otherwise:
+ * the canonical body is measured by the very code that then writes it, so
+ * that one allocation of the exact size is enough.
  */
 
-static unsigned char *
-ngx_http_tfa_resend_sanitize(const unsigned char *s, size_t len, int plain,
-    size_t *out_len)
+static size_t
+ngx_http_tfa_resend_put(unsigned char *d, size_t at, const void *s, size_t n)
+{
+    if (d) {
+        memcpy(d + at, s, n);
+    }
+
+    return n;
+}
+
+
+#define ngx_http_tfa_resend_put_literal(d, at, s)                           \
+    ngx_http_tfa_resend_put(d, at, s, sizeof(s) - 1)
+
+
+/*
+ * Bytes made valid UTF-8, each invalid byte becoming U+FFFD, as a string
+ * from the request or the caller must be before it goes out.
+ */
+
+static size_t
+ngx_http_tfa_resend_utf8_copy(unsigned char *d, const unsigned char *s,
+    size_t len)
+{
+    size_t    i, n, size;
+    unsigned  cp;
+
+    size = 0;
+
+    for (i = 0; i < len; i += n) {
+        n = ngx_http_tfa_resend_utf8_char(s + i, len - i, &cp);
+
+        if (n == 0) {
+            n = 1;
+            size += ngx_http_tfa_resend_put_literal(d, size, "\xef\xbf\xbd");
+            continue;
+        }
+
+        size += ngx_http_tfa_resend_put(d, size, s + i, n);
+    }
+
+    return size;
+}
+
+
+/*
+ * A JSON string, quotes included, exactly as the canonical body had it when
+ * it was a jansson tree dumped with JSON_COMPACT (and neither
+ * JSON_ENSURE_ASCII nor JSON_ESCAPE_SLASH): the bytes made valid UTF-8 as
+ * above, then '"' and '\' escaped, \b \f \n \r \t, the other characters
+ * below 0x20 as \u00XX in upper-case hex, and everything else (DEL, C1
+ * controls, non-ASCII, '/') as it is.  s NULL is JSON null.
+ */
+
+static size_t
+ngx_http_tfa_resend_json_string(unsigned char *d, size_t at,
+    const unsigned char *s, size_t len)
+{
+    size_t          i, n, run, size;
+    unsigned        cp;
+    const char     *esc;
+    unsigned char   c, seq[6];
+
+    static const char  hex[] = "0123456789ABCDEF";
+
+    if (s == NULL) {
+        return ngx_http_tfa_resend_put_literal(d, at, "null");
+    }
+
+    size = at;
+    size += ngx_http_tfa_resend_put_literal(d, size, "\"");
+
+    i = 0;
+
+    while (i < len) {
+
+        /* printable ASCII, nearly all of any real answer, goes in runs */
+
+        run = i;
+
+        while (i < len && ngx_http_tfa_resend_json_plain[s[i]]) {
+            i++;
+        }
+
+        if (i > run) {
+            size += ngx_http_tfa_resend_put(d, size, s + run, i - run);
+            continue;
+        }
+
+        c = s[i];
+
+        if (c >= 0x80) {
+            n = ngx_http_tfa_resend_utf8_char(s + i, len - i, &cp);
+
+            if (n == 0) {
+                size += ngx_http_tfa_resend_put_literal(d, size,
+                                                        "\xef\xbf\xbd");
+                i++;
+
+            } else {
+                size += ngx_http_tfa_resend_put(d, size, s + i, n);
+                i += n;
+            }
+
+            continue;
+        }
+
+        switch (c) {
+        case '"':
+            esc = "\\\"";
+            break;
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\b':
+            esc = "\\b";
+            break;
+        case '\f':
+            esc = "\\f";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        default:
+            esc = NULL;
+        }
+
+        if (esc) {
+            size += ngx_http_tfa_resend_put(d, size, esc, 2);
+
+        } else {
+            seq[0] = '\\';
+            seq[1] = 'u';
+            seq[2] = '0';
+            seq[3] = '0';
+            seq[4] = hex[c >> 4];
+            seq[5] = hex[c & 0x0f];
+
+            size += ngx_http_tfa_resend_put(d, size, seq, 6);
+        }
+
+        i++;
+    }
+
+    size += ngx_http_tfa_resend_put_literal(d, size, "\"");
+
+    return size - at;
+}
+
+
+/*
+ * A plain-text upstream body made fit for "text" into buf (3 * len bytes
+ * at most): valid UTF-8 as above; C0/C1 control characters and DEL
+ * dropped, except that a tab or line break becomes one space so that words
+ * on separate lines stay apart; runs of spaces collapsed; trimmed.
+ */
+
+static size_t
+ngx_http_tfa_resend_plain_text(unsigned char *buf, const unsigned char *s,
+    size_t len)
 {
     size_t          i, n;
     unsigned        cp;
-    unsigned char  *buf, *d;
-
-    if (len > ((size_t) -1 - 1) / 3) {
-        return NULL;
-    }
-
-    buf = malloc(len * 3 + 1);
-    if (buf == NULL) {
-        return NULL;
-    }
+    unsigned char  *d;
 
     d = buf;
 
@@ -630,51 +856,159 @@ ngx_http_tfa_resend_sanitize(const unsigned char *s, size_t len, int plain,
             continue;
         }
 
-        if (plain) {
-            if (cp == '\t' || cp == '\n' || cp == '\r' || cp == ' ') {
-                if (d > buf && d[-1] != ' ') {
-                    *d++ = ' ';
-                }
-
-                continue;
+        if (cp == '\t' || cp == '\n' || cp == '\r' || cp == ' ') {
+            if (d > buf && d[-1] != ' ') {
+                *d++ = ' ';
             }
 
-            if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
-                continue;
-            }
+            continue;
+        }
+
+        if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
+            continue;
         }
 
         memcpy(d, s + i, n);
         d += n;
     }
 
-    if (plain && d > buf && d[-1] == ' ') {
+    if (d > buf && d[-1] == ' ') {
         d--;
     }
 
-    *d = '\0';
-    *out_len = d - buf;
-
-    return buf;
+    return d - buf;
 }
 
 
-static json_t *
-ngx_http_tfa_resend_string(const unsigned char *s, size_t len)
-{
-    size_t          n;
-    json_t         *v;
-    unsigned char  *buf;
+/*
+ * The canonical body, in this key order, with nothing else:
+ *
+ *   {"pinId":P,"to":T,"callStatus":"C"}
+ *   {"pinId":P,"to":T,"callStatus":"C","requestError":{"serviceException":
+ *       {"messageId":M,"text":X[,"validationErrors":V]}}}  (status >= 400)
+ *
+ * V is the upstream's own JSON, whatever its type, dumped by jansson as it
+ * was before (its length measured first, in validation_errors_len).
+ */
 
-    buf = ngx_http_tfa_resend_sanitize(s, len, 0, &n);
-    if (buf == NULL) {
-        return NULL;
+static size_t
+ngx_http_tfa_resend_write(unsigned char *d,
+    const ngx_http_tfa_resend_parts_t *p)
+{
+    size_t  n;
+
+    n = ngx_http_tfa_resend_put_literal(d, 0, "{\"pinId\":");
+    n += ngx_http_tfa_resend_json_string(d, n, p->pin_id.data,
+                                         p->pin_id.len);
+    n += ngx_http_tfa_resend_put_literal(d, n, ",\"to\":");
+    n += ngx_http_tfa_resend_json_string(d, n, p->to.data, p->to.len);
+    n += ngx_http_tfa_resend_put_literal(d, n, ",\"callStatus\":\"");
+    n += ngx_http_tfa_resend_put(d, n, p->call_status,
+                                 strlen(p->call_status));
+
+    if (p->status < 400) {
+        n += ngx_http_tfa_resend_put_literal(d, n, "\"}");
+        return n;
     }
 
-    v = json_stringn((const char *) buf, n);
-    free(buf);
+    n += ngx_http_tfa_resend_put_literal(d, n,
+             "\",\"requestError\":{\"serviceException\":{\"messageId\":");
+    n += ngx_http_tfa_resend_json_string(d, n, p->message_id.data,
+                                         p->message_id.len);
+    n += ngx_http_tfa_resend_put_literal(d, n, ",\"text\":");
+    n += ngx_http_tfa_resend_json_string(d, n, p->text.data, p->text.len);
 
-    return v;
+    if (p->validation_errors) {
+        n += ngx_http_tfa_resend_put_literal(d, n, ",\"validationErrors\":");
+
+        if (d && json_dumpb(p->validation_errors, (char *) d + n,
+                            p->validation_errors_len,
+                            NGX_HTTP_TFA_RESEND_DUMP_FLAGS | JSON_ENCODE_ANY)
+                 != p->validation_errors_len)
+        {
+            /* cannot happen: the same value measured a moment ago */
+            return 0;
+        }
+
+        n += p->validation_errors_len;
+    }
+
+    n += ngx_http_tfa_resend_put_literal(d, n, "}}}");
+
+    return n;
+}
+
+
+/*
+ * Measures, allocates once (the body, its NUL, and the messageId copy after
+ * it) and writes.  Returns 0, or -1 with out empty.
+ */
+
+static int
+ngx_http_tfa_resend_emit(ngx_http_tfa_resend_parts_t *p,
+    const ngx_http_tfa_resend_allocator_t *allocator,
+    ngx_http_tfa_resend_canonical_t *out)
+{
+    size_t          size, mid_len, total;
+    unsigned char  *buf;
+
+    memset(out, 0, sizeof(ngx_http_tfa_resend_canonical_t));
+
+    if (p->validation_errors) {
+        p->validation_errors_len = json_dumpb(p->validation_errors, NULL, 0,
+                                              NGX_HTTP_TFA_RESEND_DUMP_FLAGS
+                                              | JSON_ENCODE_ANY);
+        if (p->validation_errors_len == 0) {
+            return -1;
+        }
+    }
+
+    size = ngx_http_tfa_resend_write(NULL, p);
+    total = size + 1;
+    mid_len = 0;
+
+    if (p->status >= 400) {
+        mid_len = ngx_http_tfa_resend_utf8_copy(NULL, p->message_id.data,
+                                                p->message_id.len);
+        total += mid_len + 1;
+    }
+
+    if (allocator) {
+        buf = allocator->alloc(allocator->data, total);
+
+    } else {
+        buf = malloc(total);
+    }
+
+    if (buf == NULL) {
+        return -1;
+    }
+
+    if (ngx_http_tfa_resend_write(buf, p) != size) {
+        if (allocator == NULL) {
+            free(buf);
+        }
+
+        return -1;
+    }
+
+    buf[size] = '\0';
+
+    if (p->status >= 400) {
+        out->message_id = (char *) buf + size + 1;
+        out->message_id_len = ngx_http_tfa_resend_utf8_copy(
+                                  (unsigned char *) out->message_id,
+                                  p->message_id.data, p->message_id.len);
+        out->message_id[mid_len] = '\0';
+    }
+
+    out->status = p->status;
+    out->body = (char *) buf;
+    out->body_len = size;
+    out->call_status = p->call_status;
+    out->malloced = (allocator == NULL);
+
+    return 0;
 }
 
 
@@ -817,146 +1151,18 @@ ngx_http_tfa_resend_upstream_status(json_t *obj, const unsigned char **s,
 
 /* the upstream's pinId if a non-empty string, else the request's, else null */
 
-static json_t *
-ngx_http_tfa_resend_pin(json_t *obj, const ngx_http_tfa_resend_answer_t *in)
+static void
+ngx_http_tfa_resend_pin(const unsigned char *s, size_t len,
+    const ngx_http_tfa_resend_answer_t *in, ngx_http_tfa_resend_str_t *pin)
 {
-    size_t                len;
-    const unsigned char  *s;
+    if (s && len) {
+        pin->data = s;
+        pin->len = len;
 
-    if (obj && ngx_http_tfa_resend_get_string(obj, "pinId", &s, &len)
-        && len)
-    {
-        return ngx_http_tfa_resend_string(s, len);
+    } else {
+        pin->data = in->pin_id;
+        pin->len = in->pin_id ? in->pin_id_len : 0;
     }
-
-    if (in->pin_id) {
-        return ngx_http_tfa_resend_string(in->pin_id, in->pin_id_len);
-    }
-
-    return json_null();
-}
-
-
-/*
- * Assembles the canonical object and dumps it.  Takes over the references
- * to pin, to and exception (any may be NULL after a failed allocation, which
- * then fails the whole).
- */
-
-static int
-ngx_http_tfa_resend_finish(int status, json_t *pin, json_t *to,
-    const char *call_status, json_t *exception,
-    ngx_http_tfa_resend_canonical_t *out)
-{
-    int          rc;
-    char        *buf;
-    size_t       size;
-    json_t      *root, *error, *mid;
-    const char  *s;
-
-    memset(out, 0, sizeof(ngx_http_tfa_resend_canonical_t));
-
-    rc = -1;
-    buf = NULL;
-
-    root = json_object();
-    error = NULL;
-
-    if (root == NULL || pin == NULL || to == NULL) {
-        goto done;
-    }
-
-    /* json_object_set_new() takes the reference even when it fails */
-
-    if (json_object_set_new(root, "pinId", pin) != 0) {
-        pin = NULL;
-        goto done;
-    }
-
-    pin = NULL;
-
-    if (json_object_set_new(root, "to", to) != 0) {
-        to = NULL;
-        goto done;
-    }
-
-    to = NULL;
-
-    if (json_object_set_new(root, "callStatus", json_string(call_status))
-        != 0)
-    {
-        goto done;
-    }
-
-    if (status >= 400) {
-        if (exception == NULL) {
-            goto done;
-        }
-
-        error = json_object();
-        if (error == NULL) {
-            goto done;
-        }
-
-        if (json_object_set(error, "serviceException", exception) != 0
-            || json_object_set_new(root, "requestError", error) != 0)
-        {
-            json_decref(error);
-            goto done;
-        }
-
-        mid = json_object_get(exception, "messageId");
-        s = json_string_value(mid);
-
-        if (s) {
-            out->message_id_len = json_string_length(mid);
-            out->message_id = malloc(out->message_id_len + 1);
-            if (out->message_id == NULL) {
-                goto done;
-            }
-
-            memcpy(out->message_id, s, out->message_id_len + 1);
-        }
-    }
-
-    size = json_dumpb(root, NULL, 0, NGX_HTTP_TFA_RESEND_DUMP_FLAGS);
-    if (size == 0) {
-        goto done;
-    }
-
-    buf = malloc(size + 1);
-    if (buf == NULL) {
-        goto done;
-    }
-
-    if (json_dumpb(root, buf, size, NGX_HTTP_TFA_RESEND_DUMP_FLAGS) != size) {
-        goto done;
-    }
-
-    buf[size] = '\0';
-
-    out->status = status;
-    out->body = buf;
-    out->body_len = size;
-    out->call_status = call_status;
-
-    buf = NULL;
-    rc = 0;
-
-done:
-
-    if (rc != 0) {
-        free(out->message_id);
-        memset(out, 0, sizeof(ngx_http_tfa_resend_canonical_t));
-    }
-
-    free(buf);
-    json_decref(root);
-    json_decref(pin);
-    json_decref(to);
-    json_decref(exception);
-
-    return rc;
 }
 
 
@@ -968,10 +1174,10 @@ ngx_http_tfa_resend_error(const ngx_http_tfa_resend_answer_t *in,
 {
     int                                has_status;
     size_t                             mid_len, text_len, status_len, len;
-    json_t                            *se, *ve, *exception, *to;
-    const char                        *call_status;
-    unsigned char                     *plain;
+    json_t                            *se, *ve;
+    unsigned char                      plain[NGX_HTTP_TFA_RESEND_PLAIN_BUF];
     const unsigned char               *mid, *text, *status, *s;
+    ngx_http_tfa_resend_parts_t        p;
     const ngx_http_tfa_resend_pair_t  *c;
 
     mid = NULL;
@@ -979,10 +1185,11 @@ ngx_http_tfa_resend_error(const ngx_http_tfa_resend_answer_t *in,
     text = NULL;
     text_len = 0;
     ve = NULL;
-    plain = NULL;
     has_status = 0;
     status = NULL;
     status_len = 0;
+
+    memset(&p, 0, sizeof(ngx_http_tfa_resend_parts_t));
 
     if (obj) {
         /* a blank status is no status: the error rules decide instead */
@@ -1049,26 +1256,40 @@ ngx_http_tfa_resend_error(const ngx_http_tfa_resend_answer_t *in,
             text_len = len;
         }
 
-    } else if (in->body_len
-               && in->body_len <= NGX_HTTP_TFA_RESEND_PLAIN_TEXT_MAX
-               && (in->content_type == NULL
-                   || ngx_http_tfa_resend_is_text_plain(in->content_type,
-                                                     in->content_type_len)))
-    {
-        /*
-         * "Plain text": no JSON object, and a Content-Type that is absent
-         * or text/plain; an HTML error page or anything longer than the cap
-         * is not shown to clients: it falls back to the status.
-         */
-
-        plain = ngx_http_tfa_resend_sanitize(in->body, in->body_len, 1, &len);
-        if (plain == NULL) {
-            return -1;
+        if (ngx_http_tfa_resend_get_string(obj, "to", &s, &len)) {
+            p.to.data = s;
+            p.to.len = len;
         }
 
-        if (len) {
-            text = plain;
-            text_len = len;
+        if (ngx_http_tfa_resend_get_string(obj, "pinId", &s, &len)) {
+            ngx_http_tfa_resend_pin(s, len, in, &p.pin_id);
+
+        } else {
+            ngx_http_tfa_resend_pin(NULL, 0, in, &p.pin_id);
+        }
+
+    } else {
+        ngx_http_tfa_resend_pin(NULL, 0, in, &p.pin_id);
+
+        if (in->body_len
+            && in->body_len <= NGX_HTTP_TFA_RESEND_PLAIN_TEXT_MAX
+            && (in->content_type == NULL
+                || ngx_http_tfa_resend_is_text_plain(in->content_type,
+                                                     in->content_type_len)))
+        {
+            /*
+             * "Plain text": no JSON object, and a Content-Type that is
+             * absent or text/plain; an HTML error page or anything longer
+             * than the cap is not shown to clients: it falls back to the
+             * status.
+             */
+
+            len = ngx_http_tfa_resend_plain_text(plain, in->body,
+                                                 in->body_len);
+            if (len) {
+                text = plain;
+                text_len = len;
+            }
         }
     }
 
@@ -1085,38 +1306,142 @@ ngx_http_tfa_resend_error(const ngx_http_tfa_resend_answer_t *in,
     }
 
     if (has_status) {
-        call_status = ngx_http_tfa_resend_map_status(in->map, status,
-                                                     status_len);
+        p.call_status = ngx_http_tfa_resend_map_status(in->map, status,
+                                                       status_len);
     } else {
-        call_status = ngx_http_tfa_resend_error_call_status(in->status, mid,
-                                                            mid_len);
+        p.call_status = ngx_http_tfa_resend_error_call_status(in->status, mid,
+                                                              mid_len);
     }
 
-    exception = json_object();
+    p.status = in->status;
+    p.message_id.data = mid;
+    p.message_id.len = mid_len;
+    p.text.data = text;
+    p.text.len = text_len;
+    p.validation_errors = ve;
 
-    if (exception
-        && (json_object_set_new(exception, "messageId",
-                                ngx_http_tfa_resend_string(mid, mid_len))
-            || json_object_set_new(exception, "text",
-                                   ngx_http_tfa_resend_string(text, text_len))
-            || (ve && json_object_set(exception, "validationErrors", ve))))
-    {
-        json_decref(exception);
-        exception = NULL;
+    return ngx_http_tfa_resend_emit(&p, in->allocator, out);
+}
+
+
+/*
+ * jansson's memory while the normalizer parses: an answer's tree is a few
+ * dozen small blocks, all freed before the call returns, and malloc() and
+ * free() cost more than the parsing itself.  So, for the call only, jansson
+ * allocates from a static arena: a bump allocator, reset at each call, free
+ * a no-op inside it; what does not fit comes from malloc() as before.  The
+ * previous functions are restored when the call ends, so that jansson
+ * anywhere else (the request body check, another module) never sees the
+ * arena; an nginx worker is single-threaded and runs nothing else during
+ * the call.  ASan builds poison the unused arena and leave a red zone
+ * after every block.
+ */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define NGX_HTTP_TFA_RESEND_ASAN  1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NGX_HTTP_TFA_RESEND_ASAN  1
+#endif
+#endif
+
+#if (NGX_HTTP_TFA_RESEND_ASAN)
+#include <sanitizer/asan_interface.h>
+#define NGX_HTTP_TFA_RESEND_ARENA_REDZONE  16
+#define ngx_http_tfa_resend_arena_poison(p, n)  ASAN_POISON_MEMORY_REGION(p, n)
+#define ngx_http_tfa_resend_arena_unpoison(p, n)                              \
+    ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define NGX_HTTP_TFA_RESEND_ARENA_REDZONE  0
+#define ngx_http_tfa_resend_arena_poison(p, n)
+#define ngx_http_tfa_resend_arena_unpoison(p, n)
+#endif
+
+/* an error answer with validationErrors fits, a 1 MB one does not */
+#define NGX_HTTP_TFA_RESEND_ARENA_SIZE   16384
+#define NGX_HTTP_TFA_RESEND_ARENA_ALIGN  16
+
+
+typedef struct {
+    json_malloc_t                   malloc;
+    json_free_t                     free;
+} ngx_http_tfa_resend_alloc_funcs_t;
+
+
+static union {
+    long double                     align_ld;
+    long long                       align_ll;
+    void                           *align_p;
+    unsigned char                   data[NGX_HTTP_TFA_RESEND_ARENA_SIZE];
+} ngx_http_tfa_resend_arena;
+
+static size_t  ngx_http_tfa_resend_arena_used;
+
+
+static void *
+ngx_http_tfa_resend_arena_alloc(size_t size)
+{
+    size_t          need;
+    unsigned char  *p;
+
+    if (size <= NGX_HTTP_TFA_RESEND_ARENA_SIZE / 2) {
+        need = (size + NGX_HTTP_TFA_RESEND_ARENA_REDZONE
+                + NGX_HTTP_TFA_RESEND_ARENA_ALIGN - 1)
+               & ~((size_t) NGX_HTTP_TFA_RESEND_ARENA_ALIGN - 1);
+
+        if (need <= NGX_HTTP_TFA_RESEND_ARENA_SIZE
+                    - ngx_http_tfa_resend_arena_used)
+        {
+            p = ngx_http_tfa_resend_arena.data
+                + ngx_http_tfa_resend_arena_used;
+            ngx_http_tfa_resend_arena_used += need;
+            ngx_http_tfa_resend_arena_unpoison(p, size);
+            return p;
+        }
     }
 
-    free(plain);
+    return malloc(size);
+}
 
-    if (obj && ngx_http_tfa_resend_get_string(obj, "to", &s, &len)) {
-        to = ngx_http_tfa_resend_string(s, len);
 
-    } else {
-        to = json_null();
+static void
+ngx_http_tfa_resend_arena_free(void *p)
+{
+    uintptr_t  a, start;
+
+    a = (uintptr_t) p;
+    start = (uintptr_t) ngx_http_tfa_resend_arena.data;
+
+    if (a - start < NGX_HTTP_TFA_RESEND_ARENA_SIZE) {
+        /* the whole arena is reused at the next call */
+        return;
     }
 
-    return ngx_http_tfa_resend_finish(in->status,
-                                      ngx_http_tfa_resend_pin(obj, in), to,
-                                      call_status, exception, out);
+    free(p);
+}
+
+
+static void
+ngx_http_tfa_resend_arena_enter(ngx_http_tfa_resend_alloc_funcs_t *saved)
+{
+    json_get_alloc_funcs(&saved->malloc, &saved->free);
+
+    ngx_http_tfa_resend_arena_used = 0;
+    ngx_http_tfa_resend_arena_poison(ngx_http_tfa_resend_arena.data,
+                                     NGX_HTTP_TFA_RESEND_ARENA_SIZE);
+
+    json_set_alloc_funcs(ngx_http_tfa_resend_arena_alloc,
+                         ngx_http_tfa_resend_arena_free);
+}
+
+
+static void
+ngx_http_tfa_resend_arena_leave(ngx_http_tfa_resend_alloc_funcs_t *saved)
+{
+    json_set_alloc_funcs(saved->malloc, saved->free);
+
+    ngx_http_tfa_resend_arena_poison(ngx_http_tfa_resend_arena.data,
+                                     NGX_HTTP_TFA_RESEND_ARENA_SIZE);
 }
 
 
@@ -1124,19 +1449,39 @@ int
 ngx_http_tfa_resend_normalize(const ngx_http_tfa_resend_answer_t *in,
     ngx_http_tfa_resend_canonical_t *out)
 {
-    int                   rc;
-    size_t                len;
-    json_t               *root, *obj, *to;
-    const char           *call_status, *text;
-    json_error_t          error;
-    const unsigned char  *s;
+    int  rc;
+
+    rc = ngx_http_tfa_resend_normalize_fast(in, out);
+
+    if (rc != 1) {
+        return rc;
+    }
+
+    return ngx_http_tfa_resend_normalize_jansson(in, out);
+}
+
+
+int
+ngx_http_tfa_resend_normalize_jansson(const ngx_http_tfa_resend_answer_t *in,
+    ngx_http_tfa_resend_canonical_t *out)
+{
+    int                                 rc;
+    size_t                              len;
+    json_t                             *root, *obj;
+    const char                         *text;
+    json_error_t                        error;
+    const unsigned char                *s;
+    ngx_http_tfa_resend_parts_t         p;
+    ngx_http_tfa_resend_alloc_funcs_t   saved;
 
     memset(out, 0, sizeof(ngx_http_tfa_resend_canonical_t));
+
+    ngx_http_tfa_resend_arena_enter(&saved);
 
     /*
      * JSON_DECODE_ANY: a scalar is reported as "not a JSON object", not as
      * invalid JSON.  JSON_ALLOW_NUL: "\u0000" is valid JSON; the strings are
-     * handled with their lengths and dumped escaped again.
+     * handled with their lengths and written escaped again.
      */
 
     root = NULL;
@@ -1150,8 +1495,7 @@ ngx_http_tfa_resend_normalize(const ngx_http_tfa_resend_answer_t *in,
 
     if (in->status >= 400) {
         rc = ngx_http_tfa_resend_error(in, obj, out);
-        json_decref(root);
-        return rc;
+        goto done;
     }
 
     if (obj == NULL) {
@@ -1165,46 +1509,402 @@ ngx_http_tfa_resend_normalize(const ngx_http_tfa_resend_answer_t *in,
             text = "upstream answer is not a JSON object";
         }
 
-        json_decref(root);
-
-        return ngx_http_tfa_resend_canonical_error(502, in->pin_id,
-                                                   in->pin_id_len,
-                                                   "UPSTREAM_ERROR", text,
-                                                   "ERROR", out);
+        rc = ngx_http_tfa_resend_canonical_error(502, in->pin_id,
+                                                 in->pin_id_len,
+                                                 "UPSTREAM_ERROR", text,
+                                                 "ERROR", in->allocator, out);
+        goto done;
     }
 
+    memset(&p, 0, sizeof(ngx_http_tfa_resend_parts_t));
+
+    p.status = in->status;
+
     if (ngx_http_tfa_resend_upstream_status(obj, &s, &len)) {
-        call_status = ngx_http_tfa_resend_map_status(in->map, s, len);
+        p.call_status = ngx_http_tfa_resend_map_status(in->map, s, len);
 
     } else {
-        call_status = "UNDEFINED";
+        p.call_status = "UNDEFINED";
     }
 
     if (ngx_http_tfa_resend_get_string(obj, "to", &s, &len)) {
-        to = ngx_http_tfa_resend_string(s, len);
-
-    } else {
-        to = json_null();
+        p.to.data = s;
+        p.to.len = len;
     }
 
-    rc = ngx_http_tfa_resend_finish(in->status,
-                                    ngx_http_tfa_resend_pin(obj, in), to,
-                                    call_status, NULL, out);
+    if (ngx_http_tfa_resend_get_string(obj, "pinId", &s, &len)) {
+        ngx_http_tfa_resend_pin(s, len, in, &p.pin_id);
+
+    } else {
+        ngx_http_tfa_resend_pin(NULL, 0, in, &p.pin_id);
+    }
+
+    rc = ngx_http_tfa_resend_emit(&p, in->allocator, out);
+
+done:
 
     json_decref(root);
 
+    ngx_http_tfa_resend_arena_leave(&saved);
+
     return rc;
+}
+
+
+/*
+ * The fast path: the success answer as the API sends it, a flat object of
+ * strings, read by ngx_http_tfa_resend_scan() without building a tree.
+ * What it reads must be what jansson would have read; the rest is as in
+ * ngx_http_tfa_resend_normalize_jansson().
+ */
+
+int
+ngx_http_tfa_resend_normalize_fast(const ngx_http_tfa_resend_answer_t *in,
+    ngx_http_tfa_resend_canonical_t *out)
+{
+    ngx_http_tfa_resend_parts_t   p;
+    ngx_http_tfa_resend_field_t   f[NGX_HTTP_TFA_RESEND_NFIELDS], *v;
+
+    if (in->status >= 400
+        || in->body_len == 0
+        || !ngx_http_tfa_resend_scan(in->body, in->body_len, f))
+    {
+        return 1;
+    }
+
+    memset(&p, 0, sizeof(ngx_http_tfa_resend_parts_t));
+
+    p.status = in->status;
+
+    /* "callStatus", or "status" when "callStatus" is absent or null */
+
+    v = &f[NGX_HTTP_TFA_RESEND_CALL_STATUS];
+
+    if (v->type == NGX_HTTP_TFA_RESEND_ABSENT
+        || v->type == NGX_HTTP_TFA_RESEND_NULL)
+    {
+        v = &f[NGX_HTTP_TFA_RESEND_STATUS];
+    }
+
+    if (v->type == NGX_HTTP_TFA_RESEND_STRING) {
+        p.call_status = ngx_http_tfa_resend_map_status(in->map, v->data,
+                                                       v->len);
+    } else {
+        p.call_status = "UNDEFINED";
+    }
+
+    v = &f[NGX_HTTP_TFA_RESEND_TO];
+
+    if (v->type == NGX_HTTP_TFA_RESEND_STRING) {
+        p.to.data = v->data;
+        p.to.len = v->len;
+    }
+
+    v = &f[NGX_HTTP_TFA_RESEND_PIN_ID];
+
+    if (v->type == NGX_HTTP_TFA_RESEND_STRING) {
+        ngx_http_tfa_resend_pin(v->data, v->len, in, &p.pin_id);
+
+    } else {
+        ngx_http_tfa_resend_pin(NULL, 0, in, &p.pin_id);
+    }
+
+    return ngx_http_tfa_resend_emit(&p, in->allocator, out);
+}
+
+
+/* RFC 8259's white space, which is jansson's */
+
+static const unsigned char *
+ngx_http_tfa_resend_scan_space(const unsigned char *p,
+    const unsigned char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
+        p++;
+    }
+
+    return p;
+}
+
+
+/*
+ * A string's content, p just after the opening quote: returns p after the
+ * closing quote, or NULL.  A backslash declines, so that the bytes between
+ * the quotes are the value itself; a control character or invalid UTF-8 is
+ * an error for jansson and declines too.
+ */
+
+static const unsigned char *
+ngx_http_tfa_resend_scan_string(const unsigned char *p,
+    const unsigned char *end)
+{
+    size_t    n;
+    unsigned  cp;
+
+    for ( ;; ) {
+        while (p < end && ngx_http_tfa_resend_json_plain[*p]) {
+            p++;
+        }
+
+        if (p == end || *p < 0x80) {
+            /* the end, '"', '\' or a control character */
+            return (p < end && *p == '"') ? p + 1 : NULL;
+        }
+
+        n = ngx_http_tfa_resend_utf8_char(p, end - p, &cp);
+        if (n == 0) {
+            return NULL;
+        }
+
+        p += n;
+    }
+}
+
+
+/*
+ * -?(0|[1-9][0-9]*)(\.[0-9]+)?, RFC 8259 without the exponent.  jansson
+ * fails on an integer beyond 64 bits and on a real beyond a double: an
+ * exponent or more than 18 integer digits declines, so neither can happen
+ * here.  Returns p after the number, or NULL.
+ */
+
+static const unsigned char *
+ngx_http_tfa_resend_scan_number(const unsigned char *p,
+    const unsigned char *end)
+{
+    const unsigned char  *digits;
+
+    if (p < end && *p == '-') {
+        p++;
+    }
+
+    digits = p;
+
+    if (p == end || *p < '0' || *p > '9') {
+        return NULL;
+    }
+
+    if (*p == '0') {
+        p++;
+
+    } else {
+        while (p < end && *p >= '0' && *p <= '9') {
+            p++;
+        }
+
+        if (p - digits > 18) {
+            return NULL;
+        }
+    }
+
+    if (p < end && *p == '.') {
+        p++;
+
+        if (p == end || *p < '0' || *p > '9') {
+            return NULL;
+        }
+
+        while (p < end && *p >= '0' && *p <= '9') {
+            p++;
+        }
+    }
+
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        return NULL;
+    }
+
+    return p;
+}
+
+
+static const unsigned char *
+ngx_http_tfa_resend_scan_literal(const unsigned char *p,
+    const unsigned char *end, const char *literal, size_t len)
+{
+    if ((size_t) (end - p) < len || memcmp(p, literal, len) != 0) {
+        return NULL;
+    }
+
+    return p + len;
+}
+
+
+static int
+ngx_http_tfa_resend_scan_key(const unsigned char *key, size_t len)
+{
+    switch (len) {
+
+    case 2:
+        if (memcmp(key, "to", 2) == 0) {
+            return NGX_HTTP_TFA_RESEND_TO;
+        }
+        break;
+
+    case 5:
+        if (memcmp(key, "pinId", 5) == 0) {
+            return NGX_HTTP_TFA_RESEND_PIN_ID;
+        }
+        break;
+
+    case 6:
+        if (memcmp(key, "status", 6) == 0) {
+            return NGX_HTTP_TFA_RESEND_STATUS;
+        }
+        break;
+
+    case 10:
+        if (memcmp(key, "callStatus", 10) == 0) {
+            return NGX_HTTP_TFA_RESEND_CALL_STATUS;
+        }
+        break;
+    }
+
+    return -1;
+}
+
+
+int
+ngx_http_tfa_resend_scan(const unsigned char *body, size_t len,
+    ngx_http_tfa_resend_field_t *fields)
+{
+    int                   i, type;
+    const unsigned char  *p, *end, *key, *value;
+
+    for (i = 0; i < NGX_HTTP_TFA_RESEND_NFIELDS; i++) {
+        fields[i].type = NGX_HTTP_TFA_RESEND_ABSENT;
+        fields[i].data = NULL;
+        fields[i].len = 0;
+    }
+
+    end = body + len;
+
+    p = ngx_http_tfa_resend_scan_space(body, end);
+
+    if (p == end || *p != '{') {
+        return 0;
+    }
+
+    p = ngx_http_tfa_resend_scan_space(p + 1, end);
+
+    if (p < end && *p == '}') {
+        p = ngx_http_tfa_resend_scan_space(p + 1, end);
+        return p == end;
+    }
+
+    for ( ;; ) {
+        if (p == end || *p != '"') {
+            return 0;
+        }
+
+        key = p + 1;
+
+        p = ngx_http_tfa_resend_scan_string(key, end);
+        if (p == NULL) {
+            return 0;
+        }
+
+        i = ngx_http_tfa_resend_scan_key(key, p - 1 - key);
+
+        p = ngx_http_tfa_resend_scan_space(p, end);
+
+        if (p == end || *p != ':') {
+            return 0;
+        }
+
+        p = ngx_http_tfa_resend_scan_space(p + 1, end);
+
+        if (p == end) {
+            return 0;
+        }
+
+        value = p;
+
+        switch (*p) {
+
+        case '"':
+            p = ngx_http_tfa_resend_scan_string(p + 1, end);
+            type = NGX_HTTP_TFA_RESEND_STRING;
+            break;
+
+        case 't':
+            p = ngx_http_tfa_resend_scan_literal(p, end, "true", 4);
+            type = NGX_HTTP_TFA_RESEND_OTHER;
+            break;
+
+        case 'f':
+            p = ngx_http_tfa_resend_scan_literal(p, end, "false", 5);
+            type = NGX_HTTP_TFA_RESEND_OTHER;
+            break;
+
+        case 'n':
+            p = ngx_http_tfa_resend_scan_literal(p, end, "null", 4);
+            type = NGX_HTTP_TFA_RESEND_NULL;
+            break;
+
+        default:
+            /* a number; '{' and '[' (nesting) decline here too */
+            p = ngx_http_tfa_resend_scan_number(p, end);
+            type = NGX_HTTP_TFA_RESEND_OTHER;
+            break;
+        }
+
+        if (p == NULL) {
+            return 0;
+        }
+
+        if (i >= 0) {
+            /* jansson keeps the last of duplicates: simpler to leave it */
+
+            if (fields[i].type != NGX_HTTP_TFA_RESEND_ABSENT) {
+                return 0;
+            }
+
+            fields[i].type = type;
+
+            if (type == NGX_HTTP_TFA_RESEND_STRING) {
+                fields[i].data = value + 1;
+                fields[i].len = p - 1 - (value + 1);
+            }
+        }
+
+        /*
+         * After a value, only white space, then ',' or '}': this also
+         * refuses what jansson refuses right after a token ("truex", "01",
+         * "1.5.2", "-").
+         */
+
+        p = ngx_http_tfa_resend_scan_space(p, end);
+
+        if (p == end) {
+            return 0;
+        }
+
+        if (*p == '}') {
+            break;
+        }
+
+        if (*p != ',') {
+            return 0;
+        }
+
+        p = ngx_http_tfa_resend_scan_space(p + 1, end);
+    }
+
+    p = ngx_http_tfa_resend_scan_space(p + 1, end);
+
+    return p == end;
 }
 
 
 int
 ngx_http_tfa_resend_canonical_error(int status, const unsigned char *pin_id,
     size_t pin_id_len, const char *message_id, const char *text,
-    const char *call_status, ngx_http_tfa_resend_canonical_t *out)
+    const char *call_status, const ngx_http_tfa_resend_allocator_t *allocator,
+    ngx_http_tfa_resend_canonical_t *out)
 {
-    size_t       mid_len;
-    json_t      *pin, *exception;
-    const char  *cs;
+    size_t                        mid_len;
+    const char                   *cs;
+    ngx_http_tfa_resend_parts_t   p;
 
     if (message_id == NULL) {
         message_id = ngx_http_tfa_resend_status_message_id(status);
@@ -1239,33 +1939,18 @@ ngx_http_tfa_resend_canonical_error(int status, const unsigned char *pin_id,
                                       mid_len);
     }
 
-    if (pin_id) {
-        pin = ngx_http_tfa_resend_string(pin_id, pin_id_len);
+    memset(&p, 0, sizeof(ngx_http_tfa_resend_parts_t));
 
-    } else {
-        pin = json_null();
-    }
+    p.status = status;
+    p.pin_id.data = pin_id;
+    p.pin_id.len = pin_id ? pin_id_len : 0;
+    p.call_status = cs;
+    p.message_id.data = (const unsigned char *) message_id;
+    p.message_id.len = mid_len;
+    p.text.data = (const unsigned char *) text;
+    p.text.len = strlen(text);
 
-    exception = NULL;
-
-    if (status >= 400) {
-        exception = json_object();
-
-        if (exception
-            && (json_object_set_new(exception, "messageId",
-                          ngx_http_tfa_resend_string(
-                              (const unsigned char *) message_id, mid_len))
-                || json_object_set_new(exception, "text",
-                          ngx_http_tfa_resend_string(
-                              (const unsigned char *) text, strlen(text)))))
-        {
-            json_decref(exception);
-            exception = NULL;
-        }
-    }
-
-    return ngx_http_tfa_resend_finish(status, pin, json_null(), cs, exception,
-                                      out);
+    return ngx_http_tfa_resend_emit(&p, allocator, out);
 }
 
 
@@ -1276,7 +1961,9 @@ ngx_http_tfa_resend_canonical_free(ngx_http_tfa_resend_canonical_t *c)
         return;
     }
 
-    free(c->body);
-    free(c->message_id);
+    if (c->malloced) {
+        free(c->body);
+    }
+
     memset(c, 0, sizeof(ngx_http_tfa_resend_canonical_t));
 }

@@ -797,7 +797,271 @@ test_normalize(void)
            "body is NUL-terminated");
 
         ngx_http_tfa_resend_canonical_free(&out);
+
+        /* both ways through give these bytes: jansson, and the fast path
+           where it takes the answer */
+
+        rc = ngx_http_tfa_resend_normalize_jansson(&in, &out);
+        snprintf(name, sizeof(name), "%s: jansson path", c->name);
+        is_n(out.body, out.body_len, c->expected_body, name);
+        ngx_http_tfa_resend_canonical_free(&out);
+
+        rc = ngx_http_tfa_resend_normalize_fast(&in, &out);
+
+        if (rc == 0) {
+            snprintf(name, sizeof(name), "%s: fast path", c->name);
+            is_n(out.body, out.body_len, c->expected_body, name);
+            ngx_http_tfa_resend_canonical_free(&out);
+        }
     }
+}
+
+
+typedef struct {
+    const char  *body;
+    size_t       body_len;
+    int          accept;
+    const char  *pin_id;       /* "" absent, "\x01" null, "\x02" other */
+    const char  *to;
+    const char  *call_status;
+    const char  *status;
+    const char  *name;
+} scan_case_t;
+
+
+#define ABSENT  ""
+#define NUL     "\x01"
+#define OTHER   "\x02"
+
+
+static const scan_case_t  scan_cases[] = {
+    { B(ok_body), 1, PIN, "41793026727", "PENDING_ACCEPTED", ABSENT,
+      "scan: Infobip example" },
+    { B(" \t\r\n{ \"to\" : \"1\" ,\"x\":[]}"), 0, ABSENT, ABSENT, ABSENT,
+      ABSENT, "scan: declines nesting (array)" },
+    { B("{\"callStatus\":{\"name\":\"SENT\"}}"), 0, ABSENT, ABSENT, ABSENT,
+      ABSENT, "scan: declines nesting (object)" },
+    { B(" \t\r\n{ \"to\" : \"1\" , \"status\":null } \n"), 1, ABSENT, "1",
+      ABSENT, NUL, "scan: white space, null" },
+    { B("{}"), 1, ABSENT, ABSENT, ABSENT, ABSENT, "scan: empty object" },
+    { B("{\"a\":1,\"b\":-0.5,\"c\":true,\"d\":false,\"e\":null,"
+        "\"callStatus\":123456789012345678,\"pinId\":-0,\"to\":false,"
+        "\"status\":true}"), 1, OTHER, OTHER, OTHER, OTHER,
+      "scan: scalars" },
+    { B("{\"x\":1,\"x\":\"2\",\"pinId\":\"\xc3\xa9\xf0\x9f\x98\x80\x7f\"}"), 1,
+      "\xc3\xa9\xf0\x9f\x98\x80\x7f", ABSENT, ABSENT, ABSENT,
+      "scan: UTF-8, DEL, another key twice" },
+    { B("{\"to\":\"1\",\"to\":\"2\"}"), 0, ABSENT, ABSENT, ABSENT, ABSENT,
+      "scan: declines a read key twice" },
+    { B("{\"to\":\"a\\/b\"}"), 0, ABSENT, ABSENT, ABSENT, ABSENT,
+      "scan: declines an escape" },
+    { B("{\"to\\u0041\":\"1\"}"), 0, ABSENT, ABSENT, ABSENT, ABSENT,
+      "scan: declines an escape in a key" },
+    { B("{\"to\":\"a\x01\"}"), 0, ABSENT, ABSENT, ABSENT, ABSENT,
+      "scan: declines a control character" },
+    { B("{\"to\":\"\xed\xa0\x80\"}"), 0, ABSENT, ABSENT, ABSENT, ABSENT,
+      "scan: declines a surrogate" },
+    { B("{\"to\":\"\xc0\xaf\"}"), 0, ABSENT, ABSENT, ABSENT, ABSENT,
+      "scan: declines an overlong form" },
+    { B("{\"to\":\"\xc3\"}"), 0, ABSENT, ABSENT, ABSENT, ABSENT,
+      "scan: declines a cut character" },
+    { B("{\"a\":1e5}"), 0, ABSENT, ABSENT, ABSENT, ABSENT,
+      "scan: declines an exponent" },
+    { B("{\"a\":1234567890123456789}"), 0, ABSENT, ABSENT, ABSENT, ABSENT,
+      "scan: declines 19 digits" },
+    { B("{\"a\":01}"), 0, ABSENT, ABSENT, ABSENT, ABSENT,
+      "scan: declines a leading zero" },
+    { B("{\"a\":1.}"), 0, ABSENT, ABSENT, ABSENT, ABSENT,
+      "scan: declines 1." },
+    { B("{\"a\":.5}"), 0, ABSENT, ABSENT, ABSENT, ABSENT,
+      "scan: declines .5" },
+    { B("{\"a\":-}"), 0, ABSENT, ABSENT, ABSENT, ABSENT,
+      "scan: declines -" },
+    { B("{\"a\":+1}"), 0, ABSENT, ABSENT, ABSENT, ABSENT,
+      "scan: declines +1" },
+    { B("{\"a\":truex}"), 0, ABSENT, ABSENT, ABSENT, ABSENT,
+      "scan: declines truex" },
+    { B("{\"a\":nul}"), 0, ABSENT, ABSENT, ABSENT, ABSENT,
+      "scan: declines nul" },
+    { B("{\"a\":1,}"), 0, ABSENT, ABSENT, ABSENT, ABSENT,
+      "scan: declines a trailing comma" },
+    { B("{\"a\" 1}"), 0, ABSENT, ABSENT, ABSENT, ABSENT,
+      "scan: declines a missing colon" },
+    { B("{\"a\":1}x"), 0, ABSENT, ABSENT, ABSENT, ABSENT,
+      "scan: declines something after the object" },
+    { B("{\"a\":1}\0"), 0, ABSENT, ABSENT, ABSENT, ABSENT,
+      "scan: declines a NUL after the object" },
+    { B("{\"a\":1\f}"), 0, ABSENT, ABSENT, ABSENT, ABSENT,
+      "scan: declines a form feed" },
+    { B("\xef\xbb\xbf{}"), 0, ABSENT, ABSENT, ABSENT, ABSENT,
+      "scan: declines a BOM" },
+    { B("{\"a\":\"1\""), 0, ABSENT, ABSENT, ABSENT, ABSENT,
+      "scan: declines a cut object" },
+    { B("[]"), 0, ABSENT, ABSENT, ABSENT, ABSENT, "scan: declines an array" },
+    { B(""), 0, ABSENT, ABSENT, ABSENT, ABSENT, "scan: declines nothing" },
+    { NULL, 0, 0, NULL, NULL, NULL, NULL, NULL }
+};
+
+
+static void
+is_field(const ngx_http_tfa_resend_field_t *f, const char *expected,
+    const char *name)
+{
+    if (strcmp(expected, ABSENT) == 0) {
+        ok(f->type == NGX_HTTP_TFA_RESEND_ABSENT, name);
+
+    } else if (strcmp(expected, NUL) == 0) {
+        ok(f->type == NGX_HTTP_TFA_RESEND_NULL, name);
+
+    } else if (strcmp(expected, OTHER) == 0) {
+        ok(f->type == NGX_HTTP_TFA_RESEND_OTHER, name);
+
+    } else {
+        ok(f->type == NGX_HTTP_TFA_RESEND_STRING, name);
+        is_n((const char *) f->data, f->len, expected, name);
+    }
+}
+
+
+static void
+test_scan(void)
+{
+    int                           rc;
+    char                          name[160];
+    const scan_case_t            *c;
+    ngx_http_tfa_resend_field_t   f[NGX_HTTP_TFA_RESEND_NFIELDS];
+
+    for (c = scan_cases; c->name; c++) {
+        rc = ngx_http_tfa_resend_scan((const unsigned char *) c->body,
+                                      c->body_len, f);
+        ok(rc == c->accept, c->name);
+
+        if (rc != 1) {
+            continue;
+        }
+
+        snprintf(name, sizeof(name), "%s: pinId", c->name);
+        is_field(&f[NGX_HTTP_TFA_RESEND_PIN_ID], c->pin_id, name);
+        snprintf(name, sizeof(name), "%s: to", c->name);
+        is_field(&f[NGX_HTTP_TFA_RESEND_TO], c->to, name);
+        snprintf(name, sizeof(name), "%s: callStatus", c->name);
+        is_field(&f[NGX_HTTP_TFA_RESEND_CALL_STATUS], c->call_status, name);
+        snprintf(name, sizeof(name), "%s: status", c->name);
+        is_field(&f[NGX_HTTP_TFA_RESEND_STATUS], c->status, name);
+    }
+}
+
+
+static void
+test_fast_path(void)
+{
+    int                               rc;
+    ngx_http_tfa_resend_answer_t      in;
+    ngx_http_tfa_resend_canonical_t   out;
+
+    memset(&in, 0, sizeof(in));
+    in.status = 200;
+    in.body = (const unsigned char *) ok_body;
+    in.body_len = sizeof(ok_body) - 1;
+
+    rc = ngx_http_tfa_resend_normalize_fast(&in, &out);
+    ok(rc == 0, "fast path: takes the Infobip example");
+    is(out.body, "{\"pinId\":\"" PIN "\",\"to\":\"41793026727\","
+       "\"callStatus\":\"PROCESSING\"}", "fast path: its body");
+    ok(out.status == 200 && out.message_id == NULL,
+       "fast path: status, no messageId");
+    ngx_http_tfa_resend_canonical_free(&out);
+
+    /* the answers it leaves to jansson */
+
+    in.status = 400;
+    ok(ngx_http_tfa_resend_normalize_fast(&in, &out) == 1,
+       "fast path: declines an error status");
+
+    in.status = 200;
+    in.body_len = 0;
+    ok(ngx_http_tfa_resend_normalize_fast(&in, &out) == 1,
+       "fast path: declines an empty answer");
+
+    in.body = (const unsigned char *) "{\"callStatus\":{\"name\":\"SENT\"}}";
+    in.body_len = strlen((const char *) in.body);
+    ok(ngx_http_tfa_resend_normalize_fast(&in, &out) == 1,
+       "fast path: declines a status object");
+}
+
+
+/* an allocator that counts, as the filter's pool would be used */
+
+static unsigned  allocations;
+
+
+static void *
+test_alloc(void *data, size_t size)
+{
+    allocations++;
+    *(size_t *) data = size;
+
+    return malloc(size);
+}
+
+
+static void
+test_allocator(void)
+{
+    int                               rc;
+    char                             *body;
+    size_t                            size;
+    ngx_http_tfa_resend_answer_t      in;
+    ngx_http_tfa_resend_canonical_t   out;
+    ngx_http_tfa_resend_allocator_t   a;
+
+    a.alloc = test_alloc;
+    a.data = &size;
+
+    memset(&in, 0, sizeof(in));
+    in.status = 200;
+    in.body = (const unsigned char *) ok_body;
+    in.body_len = sizeof(ok_body) - 1;
+    in.allocator = &a;
+
+    allocations = 0;
+    rc = ngx_http_tfa_resend_normalize(&in, &out);
+    ok(rc == 0 && allocations == 1 && !out.malloced,
+       "allocator: one block from it");
+    ok(size == out.body_len + 1, "allocator: of the exact size");
+    body = out.body;
+    ngx_http_tfa_resend_canonical_free(&out);
+    ok(out.body == NULL, "allocator: canonical_free clears");
+    free(body);
+
+    in.status = 404;
+    in.body = (const unsigned char *)
+              "{\"requestError\":{\"serviceException\":"
+              "{\"messageId\":\"NOT_\\u0000FOUND\",\"text\":\"x\","
+              "\"validationErrors\":{\"a\":[1.5,null]}}}}";
+    in.body_len = strlen((const char *) in.body);
+
+    allocations = 0;
+    rc = ngx_http_tfa_resend_normalize(&in, &out);
+    ok(rc == 0 && allocations == 1, "allocator: an error, one block");
+    is(out.body, "{\"pinId\":null,\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+       "\"requestError\":{\"serviceException\":{\"messageId\":"
+       "\"NOT_\\u0000FOUND\",\"text\":\"x\",\"validationErrors\":"
+       "{\"a\":[1.5,null]}}}}", "allocator: an error, body");
+    ok(size == out.body_len + 1 + out.message_id_len + 1
+       && out.message_id == out.body + out.body_len + 1
+       && out.message_id_len == 10
+       && memcmp(out.message_id, "NOT_\0FOUND", 11) == 0,
+       "allocator: messageId after the body, in the same block");
+    free(out.body);
+
+    allocations = 0;
+    rc = ngx_http_tfa_resend_canonical_error(429, S(PIN), NULL, NULL, NULL,
+                                             &a, &out);
+    ok(rc == 0 && allocations == 1 && !out.malloced
+       && size == out.body_len + 1 + out.message_id_len + 1,
+       "allocator: canonical_error, one block");
+    free(out.body);
 }
 
 
@@ -912,7 +1176,7 @@ test_canonical_error(void)
 
     rc = ngx_http_tfa_resend_canonical_error(429, S(PIN), "TOO_MANY_REQUESTS",
                                              "Too many resend requests",
-                                             NULL, &out);
+                                             NULL, NULL, &out);
     ok(rc == 0, "gateway error: 429");
     is(out.body, "{\"pinId\":\"" PIN "\",\"to\":null,"
        "\"callStatus\":\"BAD_REQUEST\",\"requestError\":{\"serviceException\":"
@@ -925,7 +1189,7 @@ test_canonical_error(void)
     ok(out.body == NULL && out.message_id == NULL, "canonical_free clears");
 
     rc = ngx_http_tfa_resend_canonical_error(400, NULL, 0, NULL, NULL, NULL,
-                                             &out);
+                                             NULL, &out);
     is(out.body, "{\"pinId\":null,\"to\":null,\"callStatus\":\"BAD_REQUEST\","
        "\"requestError\":{\"serviceException\":{\"messageId\":"
        "\"BAD_REQUEST\",\"text\":\"Bad request\"}}}",
@@ -933,7 +1197,7 @@ test_canonical_error(void)
     ngx_http_tfa_resend_canonical_free(&out);
 
     rc = ngx_http_tfa_resend_canonical_error(504, S(PIN), "UPSTREAM_TIMEOUT",
-                                             NULL, "ERROR", &out);
+                                             NULL, "ERROR", NULL, &out);
     is(out.body, "{\"pinId\":\"" PIN "\",\"to\":null,\"callStatus\":\"ERROR\","
        "\"requestError\":{\"serviceException\":{\"messageId\":"
        "\"UPSTREAM_TIMEOUT\",\"text\":\"Upstream timed out\"}}}",
@@ -942,7 +1206,7 @@ test_canonical_error(void)
     ngx_http_tfa_resend_canonical_free(&out);
 
     rc = ngx_http_tfa_resend_canonical_error(502, S(PIN), "UPSTREAM_ERROR",
-                                             NULL, NULL, &out);
+                                             NULL, NULL, NULL, &out);
     is(out.body, "{\"pinId\":\"" PIN "\",\"to\":null,\"callStatus\":\"ERROR\","
        "\"requestError\":{\"serviceException\":{\"messageId\":"
        "\"UPSTREAM_ERROR\",\"text\":\"Upstream answer could not be used\"}}}",
@@ -950,7 +1214,7 @@ test_canonical_error(void)
     ngx_http_tfa_resend_canonical_free(&out);
 
     rc = ngx_http_tfa_resend_canonical_error(503, S(PIN), NULL, NULL, NULL,
-                                             &out);
+                                             NULL, &out);
     is(out.body, "{\"pinId\":\"" PIN "\",\"to\":null,\"callStatus\":\"ERROR\","
        "\"requestError\":{\"serviceException\":{\"messageId\":"
        "\"GENERAL_ERROR\",\"text\":\"General error\"}}}",
@@ -959,7 +1223,7 @@ test_canonical_error(void)
 
     rc = ngx_http_tfa_resend_canonical_error(415, S(PIN),
                                              "UNSUPPORTED_MEDIA_TYPE", NULL,
-                                             NULL, &out);
+                                             NULL, NULL, &out);
     is(out.body, "{\"pinId\":\"" PIN "\",\"to\":null,"
        "\"callStatus\":\"BAD_REQUEST\",\"requestError\":{\"serviceException\":"
        "{\"messageId\":\"UNSUPPORTED_MEDIA_TYPE\","
@@ -969,14 +1233,15 @@ test_canonical_error(void)
 
     rc = ngx_http_tfa_resend_canonical_error(402, S(PIN),
                                              "NOT_ENOUGH_CREDITS", "x",
-                                             "bogus", &out);
+                                             "bogus", NULL, &out);
     is(out.call_status, "ERROR_NOT_ENOUGH_CREDITS",
        "gateway error: unknown callStatus derived");
     ngx_http_tfa_resend_canonical_free(&out);
 
     rc = ngx_http_tfa_resend_canonical_error(413, S("P\xc0" "Q"),
                                              "REQUEST_TOO_LARGE",
-                                             "t\x01\xff", "PROCESSED", &out);
+                                             "t\x01\xff", "PROCESSED", NULL,
+                                             &out);
     is(out.body, "{\"pinId\":\"P\xef\xbf\xbdQ\",\"to\":null,"
        "\"callStatus\":\"PROCESSED\",\"requestError\":{\"serviceException\":"
        "{\"messageId\":\"REQUEST_TOO_LARGE\","
@@ -985,7 +1250,7 @@ test_canonical_error(void)
     ngx_http_tfa_resend_canonical_free(&out);
 
     rc = ngx_http_tfa_resend_canonical_error(200, S(PIN), NULL, NULL, NULL,
-                                             &out);
+                                             NULL, &out);
     ok(rc == 0 && out.message_id == NULL, "gateway answer below 400");
     is(out.body, "{\"pinId\":\"" PIN "\",\"to\":null,"
        "\"callStatus\":\"BAD_REQUEST\"}", "gateway answer below 400: body");
@@ -1002,6 +1267,9 @@ main(void)
     test_is_call_status();
     test_map();
     test_normalize();
+    test_scan();
+    test_fast_path();
+    test_allocator();
     test_normalize_more();
     test_canonical_error();
 
