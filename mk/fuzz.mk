@@ -31,11 +31,14 @@ TFA_FUZZ_CC ?= clang
 TFA_FUZZ_CFLAGS ?= -std=gnu99 -Wall -Wextra -Werror -g -O1 \
                    -fsanitize=fuzzer,address,undefined \
                    -fno-sanitize-recover=all -fno-omit-frame-pointer
-TFA_FUZZ_TARGETS := normalize body uri secret
+TFA_FUZZ_TARGETS := normalize normalize_diff body uri secret
 TFA_FUZZ_BINS := $(TFA_FUZZ_TARGETS:%=$(BUILD)/fuzz/%_fuzz)
 
 # deep nesting needs room; the path and the credentials are short
 TFA_FUZZ_OPTS_normalize ?= -max_len=16384
+# the fast path is for answers of a few hundred bytes; JSON tokens help
+TFA_FUZZ_OPTS_normalize_diff ?= -max_len=4096 \
+                                -dict=fuzz/normalize_diff.dict
 TFA_FUZZ_OPTS_body ?= -max_len=32768
 TFA_FUZZ_OPTS_uri ?= -max_len=512
 TFA_FUZZ_OPTS_secret ?= -max_len=512
@@ -68,7 +71,7 @@ tfa-fuzz-run-%: $(BUILD)/fuzz/%_fuzz
 	        $(BUILD)/fuzz/work/$* fuzz/corpus/$* \
 	        > $(BUILD)/fuzz/$*.log 2>&1; \
 	then \
-	    grep -E '^stat::(number_of_executed_units|peak_rss)' \
+	    grep -E '^(stat::(number_of_executed_units|peak_rss)|info: )' \
 	        $(BUILD)/fuzz/$*.log | sed 's/^/    $*: /'; \
 	else \
 	    tail -n 60 $(BUILD)/fuzz/$*.log; \
