@@ -438,6 +438,17 @@ ngx_http_tfa_resend_limit_header_filter(ngx_http_request_t *r)
         rc = store->type->inspect(store, &op);
 
         if (rc != NGX_OK) {
+
+            /* a remote store cannot tell without asking: the limit only */
+
+            if (ngx_http_tfa_resend_limit_set_header(r,
+                                         &ngx_http_tfa_resend_limit_headers[0],
+                                         store->limit)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
             return ngx_http_next_header_filter(r);
         }
 

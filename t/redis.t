@@ -524,7 +524,28 @@ GET /mock-log
 
 
 
-=== TEST 4: sliding window 2/2s through Redis, t=0: admitted
+=== TEST 4: a resend refused before the limiter (wrong method, bad body) says the limit, not what is left (that is in Redis), and is not counted
+--- request eval
+[
+"GET /2fa/2/pin/81000000000000000000000000000002/resend/voice",
+"POST /2fa/2/pin/81000000000000000000000000000002/resend/voice
+[1, 2]",
+"POST /2fa/2/pin/81000000000000000000000000000002/resend/voice",
+]
+--- more_headers
+Content-Type: application/json
+--- error_code eval
+[405, 400, 200]
+--- response_headers eval
+[
+"X-RateLimit-Limit: 3\n!X-RateLimit-Remaining",
+"X-RateLimit-Limit: 3\n!X-RateLimit-Remaining",
+"X-RateLimit-Limit: 3\nX-RateLimit-Remaining: 2",
+]
+
+
+
+=== TEST 5: sliding window 2/2s through Redis, t=0: admitted
 --- http_config eval
 "tfa_resend_limit_zone zone=sw:1m rate=2/2s store=redis://127.0.0.1:$::RedisPort;\n"
 . "$::Mock"
@@ -544,7 +565,7 @@ X-RateLimit-Remaining: 1
 
 
 
-=== TEST 5: sliding window, t=1s: admitted, the last one for now; then rejected until the first admission leaves the window
+=== TEST 6: sliding window, t=1s: admitted, the last one for now; then rejected until the first admission leaves the window
 --- init
 ::sleep_until($::T0 + 1);
 --- request eval
@@ -562,7 +583,7 @@ X-RateLimit-Remaining: 1
 
 
 
-=== TEST 6: sliding window, t=2.3s: the first admission has left the window, the second has not: one is admitted, then Retry-After until the second leaves
+=== TEST 7: sliding window, t=2.3s: the first admission has left the window, the second has not: one is admitted, then Retry-After until the second leaves
 --- init
 ::sleep_until($::T0 + 2.3);
 --- request eval
@@ -580,11 +601,11 @@ X-RateLimit-Remaining: 1
 
 
 
-=== TEST 7: sliding window: the admission that left the window is gone from Redis too
+=== TEST 8: sliding window: the admission that left the window is gone from Redis too
 --- init
 Test::More::is(::redis($::RedisPort, 'ZCARD',
                        'tfa:sw:83000000000000000000000000000001'), 2,
-               'TEST 7: two admissions kept, the old one trimmed');
+               'TEST 8: two admissions kept, the old one trimmed');
 --- request
 POST /2fa/2/pin/83000000000000000000000000000002/resend/voice
 --- response_headers
@@ -592,7 +613,7 @@ X-RateLimit-Remaining: 1
 
 
 
-=== TEST 8: two nginx servers sharing one Redis: exactly N of many concurrent resends are admitted
+=== TEST 9: two nginx servers sharing one Redis: exactly N of many concurrent resends are admitted
 Eighty connections, every other one to this server (1981, 2 workers) and to
 the second gateway (1982, 2 workers), written back to back.
 --- http_config eval
@@ -618,13 +639,13 @@ _EOC_
 my $pin = '84000000000000000000000000000001';
 Test::More::is(::burst([1981, 1982], "/2fa/2/pin/$pin/resend/voice", 80),
                '200 x3, 429 x77',
-               'TEST 8: 3 of 80 concurrent resends admitted by two servers');
+               'TEST 9: 3 of 80 concurrent resends admitted by two servers');
 my $re = qr/limiting resends of pinId "$pin" by zone "fleet"/;
 my $here = ::count_lines(Test::Nginx::Util::server_root() . '/logs/error.log', $re);
 my $there = ::count_lines("$::Dir/gw2/logs/error.log", $re);
-Test::More::is($here + $there, 77, 'TEST 8: 77 rejections logged in all');
+Test::More::is($here + $there, 77, 'TEST 9: 77 rejections logged in all');
 Test::More::ok($here > 0 && $there > 0,
-               "TEST 8: both servers rejected some ($here, $there)");
+               "TEST 9: both servers rejected some ($here, $there)");
 --- request
 GET /mock-log
 --- response_body
@@ -634,7 +655,7 @@ GET /mock-log
 
 
 
-=== TEST 9: refund: the upstream's 500 takes the admission back from Redis
+=== TEST 10: refund: the upstream's 500 takes the admission back from Redis
 --- http_config eval
 "tfa_resend_limit_zone zone=r5:1m rate=1/1m store=redis://127.0.0.1:$::RedisPort;\n"
 . "$::Mock"
@@ -659,12 +680,12 @@ qr/\[info\] .*tfa_resend_limit refunded the resend of pinId "8500000000000000000
 
 
 
-=== TEST 10: refund: the pinId's quota is whole again, in Redis
+=== TEST 11: refund: the pinId's quota is whole again, in Redis
 --- init
 Time::HiRes::sleep(0.2);
 Test::More::is(::redis($::RedisPort, 'EXISTS',
                        'tfa:r5:85000000000000000000000000000001'), 0,
-               'TEST 10: the refunded admission is gone from Redis');
+               'TEST 11: the refunded admission is gone from Redis');
 --- request eval
 [
 "POST /2fa/2/pin/85000000000000000000000000000001/resend/voice",
@@ -675,7 +696,7 @@ Test::More::is(::redis($::RedisPort, 'EXISTS',
 
 
 
-=== TEST 11: dry run and the variables work the same with Redis
+=== TEST 12: dry run and the variables work the same with Redis
 --- http_config eval
 "tfa_resend_limit_zone zone=r7:1m rate=1/1m store=redis://127.0.0.1:$::RedisPort;\n"
 . "$::Mock"
@@ -709,7 +730,7 @@ Test::More::is(::redis($::RedisPort, 'EXISTS',
 
 
 
-=== TEST 12: dry run: the rejection that was not made is logged, both resends reached the upstream
+=== TEST 13: dry run: the rejection that was not made is logged, both resends reached the upstream
 --- request
 GET /mock-log
 --- response_body
@@ -720,7 +741,7 @@ qr/limiting resends, dry run, of pinId "87000000000000000000000000000001" by zon
 
 
 
-=== TEST 13: Redis stopped mid-run: before, one admission in each on_store_error zone
+=== TEST 14: Redis stopped mid-run: before, one admission in each on_store_error zone
 --- http_config eval
 "tfa_resend_limit_zone zone=sr:1m rate=2/1m store=redis://127.0.0.1:$::RedisPort on_store_error=reject;\n"
 . "tfa_resend_limit_zone zone=sl:1m rate=2/1m store=redis://127.0.0.1:$::RedisPort on_store_error=local;\n"
@@ -764,7 +785,7 @@ qr/limiting resends, dry run, of pinId "87000000000000000000000000000001" by zon
 
 
 
-=== TEST 14: Redis stopped: reject answers 503 with the canonical body; local goes on from this server's own window (one admission left, then 429); allow lets everything through
+=== TEST 15: Redis stopped: reject answers 503 with the canonical body; local goes on from this server's own window (one admission left, then 429); allow lets everything through
 --- init
 ::redis_stop($::RedisPort);
 --- request eval
@@ -791,7 +812,7 @@ qr/limiting resends, dry run, of pinId "87000000000000000000000000000001" by zon
 
 
 
-=== TEST 15: Redis stopped: the store error is logged once a second at most, per zone, and no request waits for Redis
+=== TEST 16: Redis stopped: the store error is logged once a second at most, per zone, and no request waits for Redis
 --- init
 my $log = Test::Nginx::Util::server_root() . '/logs/error.log';
 my $re = qr/tfa_resend_limit_zone "sa": redis at/;
@@ -801,17 +822,17 @@ my ($slowest, $i) = (0, 0);
 while (Time::HiRes::time() - $t0 < 2.5) {
     my ($status, $secs) = ::resend($ServerPort,
         sprintf '/allow/2fa/2/pin/8A%030d/resend/voice', ++$i);
-    die "TEST 15: status $status" unless $status == 200;
+    die "TEST 16: status $status" unless $status == 200;
     $slowest = $secs if $secs > $slowest;
     Time::HiRes::sleep(0.01);
 }
 my $elapsed = Time::HiRes::time() - $t0;
 my $logged = ::count_lines($log, $re) - $before;
 Test::More::ok($logged >= 2 && $logged <= int($elapsed) + 2,
-               sprintf "TEST 15: %d lines for %d resends in %.1fs",
+               sprintf "TEST 16: %d lines for %d resends in %.1fs",
                        $logged, $i, $elapsed);
 Test::More::cmp_ok($slowest, '<', 0.5,
-                   "TEST 15: the slowest answer took ${slowest}s");
+                   "TEST 16: the slowest answer took ${slowest}s");
 --- request
 POST /allow/2fa/2/pin/8A000000000000000000000000000000/resend/voice
 --- error_code: 200
@@ -824,7 +845,7 @@ qr/\[error\] .*tfa_resend_limit_zone "sa": redis at 127\.0\.0\.1:\d+ [^;]+; on_s
 
 
 
-=== TEST 16: Redis restarted: the workers connect again by themselves, Redis decides again
+=== TEST 17: Redis restarted: the workers connect again by themselves, Redis decides again
 --- init
 ::redis_start($::RedisPort);
 my ($status, $n) = (0, 0);
@@ -834,7 +855,7 @@ while ($status != 200 && $n < 200) {
         sprintf '/reject/2fa/2/pin/8B%030d/resend/voice', ++$n);
     Time::HiRes::sleep(0.05) unless $status == 200;
 }
-Test::More::is($status, 200, "TEST 16: Redis decides again ($n tries)");
+Test::More::is($status, 200, "TEST 17: Redis decides again ($n tries)");
 # the other worker too, once its backoff (2s at most) is over
 Time::HiRes::sleep(2.2);
 --- request eval
@@ -849,11 +870,11 @@ Time::HiRes::sleep(2.2);
 
 
 
-=== TEST 17: Redis restarted: the keys are in the new Redis
+=== TEST 18: Redis restarted: the keys are in the new Redis
 --- init
 Test::More::is(::redis($::RedisPort, 'ZCARD',
                        'tfa:sr:8B000000000000000000000000000000'), 2,
-               'TEST 17: two admissions in the restarted Redis');
+               'TEST 18: two admissions in the restarted Redis');
 --- request
 POST /reject/2fa/2/pin/8B000000000000000000000000000001/resend/voice
 --- error_code: 200
@@ -865,7 +886,7 @@ qr/\[notice\] .*tfa_resend_limit_zone "sr": redis at 127\.0\.0\.1:\d+ answers ag
 
 
 
-=== TEST 18: Redis slow (a script blocks it for 0.6s, past redis_timeout=100ms): each zone answers within the timeout as on_store_error says; no worker waits for Redis
+=== TEST 19: Redis slow (a script blocks it for 0.6s, past redis_timeout=100ms): each zone answers within the timeout as on_store_error says; no worker waits for Redis
 --- http_config eval
 "tfa_resend_limit_zone zone=wr:1m rate=2/1m store=redis://127.0.0.1:$::RedisPort on_store_error=reject;\n"
 . "tfa_resend_limit_zone zone=wl:1m rate=2/1m store=redis://127.0.0.1:$::RedisPort on_store_error=local;\n"
@@ -907,9 +928,9 @@ for my $m (qw(reject local allow)) {
     push @got, $status;
     # well within the 0.6s the script takes, even under valgrind
     Test::More::cmp_ok($secs, '<', $ENV{TEST_NGINX_USE_VALGRIND} ? 0.55 : 0.4,
-                       "TEST 18: $m answered in ${secs}s");
+                       "TEST 19: $m answered in ${secs}s");
 }
-Test::More::is("@got", '503 200 200', 'TEST 18: reject, local, allow');
+Test::More::is("@got", '503 200 200', 'TEST 19: reject, local, allow');
 # the script ends: Redis answers the commands that timed out
 ::read_reply($block);
 close $block;
@@ -921,15 +942,15 @@ POST /reject/2fa/2/pin/8D100000000000000000000000000002/resend/voice
 
 
 
-=== TEST 19: Redis slow: its late admissions stay for resends let through (local, allow) and are taken back for the one refused (reject)
+=== TEST 20: Redis slow: its late admissions stay for resends let through (local, allow) and are taken back for the one refused (reject)
 --- init
 my $pin = '8D100000000000000000000000000001';
 Test::More::is(::redis($::RedisPort, 'EXISTS', "tfa:wr:$pin"), 0,
-               'TEST 19: reject: the late admission was taken back');
+               'TEST 20: reject: the late admission was taken back');
 Test::More::is(::redis($::RedisPort, 'ZCARD', "tfa:wl:$pin"), 1,
-               'TEST 19: local: the late admission stays');
+               'TEST 20: local: the late admission stays');
 Test::More::is(::redis($::RedisPort, 'ZCARD', "tfa:wa:$pin"), 1,
-               'TEST 19: allow: the late admission stays');
+               'TEST 20: allow: the late admission stays');
 --- request
 POST /reject/2fa/2/pin/8D100000000000000000000000000001/resend/voice
 --- error_code: 200
@@ -946,7 +967,7 @@ qr/\[info\] .*tfa_resend_limit_zone "wr": redis admitted "tfa:wr:8D1000000000000
 
 
 
-=== TEST 20: a client that goes away while its resend waits for Redis: the request ends (499), the late answer is dropped and its admission taken back
+=== TEST 21: a client that goes away while its resend waits for Redis: the request ends (499), the late answer is dropped and its admission taken back
 --- http_config eval
 "tfa_resend_limit_zone zone=g:1m rate=1/1m store=redis://127.0.0.1:$::RedisPort redis_timeout=3s on_store_error=reject;\n"
 . "$::Mock"
@@ -981,7 +1002,7 @@ close $block;
 Time::HiRes::sleep(0.3);
 Test::More::is(::redis($::RedisPort, 'EXISTS',
                        'tfa:g:8F100000000000000000000000000001'), 0,
-               'TEST 20: no admission left behind');
+               'TEST 21: no admission left behind');
 --- request eval
 [
 "POST /2fa/2/pin/8F100000000000000000000000000001/resend/voice",
@@ -993,7 +1014,7 @@ Test::More::is(::redis($::RedisPort, 'EXISTS',
 
 
 
-=== TEST 21: ... and the upstream never got the resends of the clients that went away
+=== TEST 22: ... and the upstream never got the resends of the clients that went away
 --- request
 GET /mock-log
 --- response_body_like: \A(?:8F0{28}\d{2} 200\n){8}8F100000000000000000000000000001 200\n\z
@@ -1008,7 +1029,7 @@ qr/\[info\] .*tfa_resend_limit_zone "g": redis admitted "tfa:g:8F100000000000000
 
 
 
-=== TEST 22: a password: the right one from redis_password_file works; a wrong one, or none, is the store error path, and the password is never logged
+=== TEST 23: a password: the right one from redis_password_file works; a wrong one, or none, is the store error path, and the password is never logged
 --- http_config eval
 "tfa_resend_limit_zone zone=pg:1m rate=2/1m store=redis://127.0.0.1:$::AuthPort redis_password_file=$::GoodPass on_store_error=reject;\n"
 . "tfa_resend_limit_zone zone=pb:1m rate=2/1m store=redis://127.0.0.1:$::AuthPort redis_password_file=$::BadPass on_store_error=reject;\n"
@@ -1053,11 +1074,11 @@ qr/\[info\] .*tfa_resend_limit_zone "g": redis admitted "tfa:g:8F100000000000000
 
 
 
-=== TEST 23: a password: the admission is in the Redis that asked for it
+=== TEST 24: a password: the admission is in the Redis that asked for it
 --- init
 Test::More::is(::redis([$::AuthPort, 'Good-Pass-7f3a'], 'ZCARD',
                        'tfa:pg:8E000000000000000000000000000001'), 1,
-               'TEST 23: counted in the password-protected Redis');
+               'TEST 24: counted in the password-protected Redis');
 --- request
 POST /good/2fa/2/pin/8E000000000000000000000000000001/resend/voice
 --- response_headers
@@ -1073,7 +1094,7 @@ Good-Pass-7f3a
 
 
 
-=== TEST 24: a database other than 0; Redis forgets the script (SCRIPT FLUSH): EVAL takes over
+=== TEST 25: a database other than 0; Redis forgets the script (SCRIPT FLUSH): EVAL takes over
 --- http_config eval
 "tfa_resend_limit_zone zone=db:1m rate=3/1m store=redis://127.0.0.1:$::RedisPort/3;\n"
 . "$::Mock"
@@ -1088,10 +1109,10 @@ Good-Pass-7f3a
 ::resend($ServerPort, '/2fa/2/pin/8C000000000000000000000000000001/resend/voice');
 Test::More::is(::redis([$::RedisPort, undef, 3], 'ZCARD',
                        'tfa:db:8C000000000000000000000000000001'), 1,
-               'TEST 24: counted in database 3');
+               'TEST 25: counted in database 3');
 Test::More::is(::redis($::RedisPort, 'EXISTS',
                        'tfa:db:8C000000000000000000000000000001'), 0,
-               'TEST 24: not in database 0');
+               'TEST 25: not in database 0');
 ::redis($::RedisPort, 'SCRIPT', 'FLUSH');
 --- request eval
 [
