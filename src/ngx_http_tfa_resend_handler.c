@@ -300,7 +300,13 @@ ngx_http_tfa_resend_body_data(ngx_http_request_t *r, ngx_str_t *body)
         b = cl->buf;
 
         if (!b->in_file) {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+
+            /* an empty buffer (a chunked body's last one) may have no data */
+
+            if (b->last != b->pos) {
+                p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            }
+
             continue;
         }
 
