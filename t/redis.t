@@ -200,7 +200,7 @@ http {
     uwsgi_temp_path $dir/ut;
     scgi_temp_path $dir/st;
 
-    tfa_resend_limit_zone zone=fleet:1m rate=3/1m
+    tfa_resend_limit_zone zone=fleet:1m rate=3/1m redis_timeout=5s
                           store=redis://127.0.0.1:$::RedisPort;
 
     server {
@@ -446,7 +446,7 @@ __DATA__
 
 === TEST 1: at most N, counted in Redis: X-RateLimit-Remaining counts down
 --- http_config eval
-"tfa_resend_limit_zone zone=r1:1m rate=3/1m store=redis://127.0.0.1:$::RedisPort;\n"
+"tfa_resend_limit_zone zone=r1:1m rate=3/1m redis_timeout=5s store=redis://127.0.0.1:$::RedisPort;\n"
 . "$::Mock"
 --- config
     location /2fa/ {
@@ -547,7 +547,7 @@ Content-Type: application/json
 
 === TEST 5: sliding window 2/2s through Redis, t=0: admitted
 --- http_config eval
-"tfa_resend_limit_zone zone=sw:1m rate=2/2s store=redis://127.0.0.1:$::RedisPort;\n"
+"tfa_resend_limit_zone zone=sw:1m rate=2/2s redis_timeout=5s store=redis://127.0.0.1:$::RedisPort;\n"
 . "$::Mock"
 --- config
     location /2fa/ {
@@ -617,7 +617,7 @@ X-RateLimit-Remaining: 1
 Eighty connections, every other one to this server (1981, 2 workers) and to
 the second gateway (1982, 2 workers), written back to back.
 --- http_config eval
-"tfa_resend_limit_zone zone=fleet:1m rate=3/1m store=redis://127.0.0.1:$::RedisPort;\n"
+"tfa_resend_limit_zone zone=fleet:1m rate=3/1m redis_timeout=5s store=redis://127.0.0.1:$::RedisPort;\n"
 . "$::Mock" . <<'_EOC_';
     server {
         listen 127.0.0.1:1981 reuseport;
@@ -657,7 +657,7 @@ GET /mock-log
 
 === TEST 10: refund: the upstream's 500 takes the admission back from Redis
 --- http_config eval
-"tfa_resend_limit_zone zone=r5:1m rate=1/1m store=redis://127.0.0.1:$::RedisPort;\n"
+"tfa_resend_limit_zone zone=r5:1m rate=1/1m redis_timeout=5s store=redis://127.0.0.1:$::RedisPort;\n"
 . "$::Mock"
 --- config
     location /2fa/ {
@@ -698,7 +698,7 @@ Test::More::is(::redis($::RedisPort, 'EXISTS',
 
 === TEST 12: dry run and the variables work the same with Redis
 --- http_config eval
-"tfa_resend_limit_zone zone=r7:1m rate=1/1m store=redis://127.0.0.1:$::RedisPort;\n"
+"tfa_resend_limit_zone zone=r7:1m rate=1/1m redis_timeout=5s store=redis://127.0.0.1:$::RedisPort;\n"
 . "$::Mock"
 --- config
     location /2fa/ {
@@ -743,9 +743,9 @@ qr/limiting resends, dry run, of pinId "87000000000000000000000000000001" by zon
 
 === TEST 14: Redis stopped mid-run: before, one admission in each on_store_error zone
 --- http_config eval
-"tfa_resend_limit_zone zone=sr:1m rate=2/1m store=redis://127.0.0.1:$::RedisPort on_store_error=reject;\n"
-. "tfa_resend_limit_zone zone=sl:1m rate=2/1m store=redis://127.0.0.1:$::RedisPort on_store_error=local;\n"
-. "tfa_resend_limit_zone zone=sa:1m rate=2/1m store=redis://127.0.0.1:$::RedisPort on_store_error=allow;\n"
+"tfa_resend_limit_zone zone=sr:1m rate=2/1m redis_timeout=5s store=redis://127.0.0.1:$::RedisPort on_store_error=reject;\n"
+. "tfa_resend_limit_zone zone=sl:1m rate=2/1m redis_timeout=5s store=redis://127.0.0.1:$::RedisPort on_store_error=local;\n"
+. "tfa_resend_limit_zone zone=sa:1m rate=2/1m redis_timeout=5s store=redis://127.0.0.1:$::RedisPort on_store_error=allow;\n"
 . "$::Mock"
 --- config
     tfa_resend on;
@@ -958,7 +958,7 @@ POST /reject/2fa/2/pin/8D100000000000000000000000000001/resend/voice
 X-RateLimit-Remaining: 1
 --- error_log eval
 [
-qr/\[error\] .*tfa_resend_limit_zone "wr": redis at 127\.0\.0\.1:\d+ did not answer within redis_timeout \(100ms\); on_store_error=reject/,
+qr/\[error\] .*tfa_resend_limit_zone "wr": redis at 127\.0\.0\.1:\d+ (?:did not answer within redis_timeout \(100ms\)|has not answered for \d+ ms)[^;]*; on_store_error=reject/,
 qr/\[info\] .*tfa_resend_limit_zone "wr": redis admitted "tfa:wr:8D100000000000000000000000000001" after the resend was decided without it: taken back/,
 ]
 --- no_error_log
@@ -1031,9 +1031,9 @@ qr/\[info\] .*tfa_resend_limit_zone "g": redis admitted "tfa:g:8F100000000000000
 
 === TEST 23: a password: the right one from redis_password_file works; a wrong one, or none, is the store error path, and the password is never logged
 --- http_config eval
-"tfa_resend_limit_zone zone=pg:1m rate=2/1m store=redis://127.0.0.1:$::AuthPort redis_password_file=$::GoodPass on_store_error=reject;\n"
-. "tfa_resend_limit_zone zone=pb:1m rate=2/1m store=redis://127.0.0.1:$::AuthPort redis_password_file=$::BadPass on_store_error=reject;\n"
-. "tfa_resend_limit_zone zone=pn:1m rate=2/1m store=redis://127.0.0.1:$::AuthPort on_store_error=reject;\n"
+"tfa_resend_limit_zone zone=pg:1m rate=2/1m redis_timeout=5s store=redis://127.0.0.1:$::AuthPort redis_password_file=$::GoodPass on_store_error=reject;\n"
+. "tfa_resend_limit_zone zone=pb:1m rate=2/1m redis_timeout=5s store=redis://127.0.0.1:$::AuthPort redis_password_file=$::BadPass on_store_error=reject;\n"
+. "tfa_resend_limit_zone zone=pn:1m rate=2/1m redis_timeout=5s store=redis://127.0.0.1:$::AuthPort on_store_error=reject;\n"
 . "$::Mock"
 --- config
     tfa_resend on;
@@ -1096,7 +1096,7 @@ Good-Pass-7f3a
 
 === TEST 25: a database other than 0; Redis forgets the script (SCRIPT FLUSH): EVAL takes over
 --- http_config eval
-"tfa_resend_limit_zone zone=db:1m rate=3/1m store=redis://127.0.0.1:$::RedisPort/3;\n"
+"tfa_resend_limit_zone zone=db:1m rate=3/1m redis_timeout=5s store=redis://127.0.0.1:$::RedisPort/3;\n"
 . "$::Mock"
 --- config
     location /2fa/ {
