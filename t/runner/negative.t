@@ -240,4 +240,31 @@ _EOC_
         or diag($output);
 }
 
+# upstream exports no variables to the test file: one that names
+# $ServerPort outside --- init does not even compile there, nor here
+{
+    my $file = "$dir/vars.t";
+    open my $out, '>', $file or die "$file: $!";
+    print $out <<'_EOC_';
+use Test::Nginx::Socket 'no_plan';
+Test::More::diag("port $ServerPort");
+run_tests();
+__DATA__
+
+=== TEST 1: never run
+--- config
+    location = /t { return 200 "ok\n"; }
+--- request
+GET /t
+--- response_body
+ok
+_EOC_
+    close $out;
+
+    my $output = `cd $dir && prove -I $lib vars.t 2>&1`;
+    isnt($? >> 8, 0, 'vars: a file naming $ServerPort fails');
+    like($output, qr/Global symbol "\$ServerPort" requires explicit package/,
+         'vars: $ServerPort is not exported') or diag($output);
+}
+
 done_testing();

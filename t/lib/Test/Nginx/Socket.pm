@@ -34,8 +34,12 @@ our @EXPORT = qw(
     html_dir server_port server_port_for_client timeout
     check_accum_error_log add_block_preprocessor bail_out
     add_cleanup_handler add_response_body_check
-    $ServerPort $ServerPortForClient $ServRoot $LogLevel
 );
+
+# Like upstream, no variables are exported to the test file: a .t that
+# names $ServerPort, $ServRoot, ... must qualify them
+# ($Test::Nginx::Util::ServerPort), or use them in a --- init section,
+# which is evaluated in package Test::Nginx::Util.
 
 our @ResponseBodyChecks;
 our $TotalConnectingTimeouts = 0;
@@ -283,6 +287,9 @@ sub send_request ($$$$) {
     my $reading = 1;
     my $writing = 1;
 
+    # As upstream: each round reads what has arrived, then writes; a
+    # failed write ends the exchange (what was read so far is the
+    # response), and so does the server closing the connection.
     while ($reading || $writing) {
         my $r = IO::Select->new($reading ? $sock : ());
         my $w = IO::Select->new($writing ? $sock : ());
@@ -299,7 +306,24 @@ sub send_request ($$$$) {
             return ($resp, $head_req);
         }
 
-        if (@$can_w) {
+        if (@$can_r) {
+            while (1) {
+                my $n = sysread $sock, my $chunk, 4096;
+                if (!defined $n) {
+                    last if $! == EAGAIN;
+                    warn "WARNING: $name - HTTP response read failure: $!";
+                    ($reading, $writing) = (0, 0);
+                    last;
+                }
+                if ($n == 0) {
+                    ($reading, $writing) = (0, 0);
+                    last;
+                }
+                $resp .= $chunk;
+            }
+        }
+
+        if (@$can_w && $writing) {
             while (1) {
                 if ($off < length $buf) {
                     my $n = syswrite $sock, $buf, length($buf) - $off, $off;
@@ -307,7 +331,7 @@ sub send_request ($$$$) {
                         last if $! == EAGAIN;
                         warn "write failed: $!\n";
                         $resp ||= "write failed: $!";
-                        $writing = 0;
+                        ($reading, $writing) = (0, 0);
                         last;
                     }
                     $off += $n;
@@ -327,23 +351,6 @@ sub send_request ($$$$) {
                 ($buf, $off) = ($next->{value}, 0);
                 my $delay = $next->{delay_before} // $middle_delay;
                 sleep $delay if $delay;
-            }
-        }
-
-        if (@$can_r) {
-            while (1) {
-                my $n = sysread $sock, my $chunk, 4096;
-                if (!defined $n) {
-                    last if $! == EAGAIN;
-                    warn "WARNING: $name - HTTP response read failure: $!";
-                    ($reading, $writing) = (0, 0);
-                    last;
-                }
-                if ($n == 0) {
-                    ($reading, $writing) = (0, 0);
-                    last;
-                }
-                $resp .= $chunk;
             }
         }
     }
