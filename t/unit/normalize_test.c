@@ -1065,6 +1065,79 @@ test_allocator(void)
 }
 
 
+/*
+ * An answer whose tree does not fit jansson's per-call arena: the rest
+ * comes from malloc() and goes back with free() (ASan checks both), and
+ * the next answer starts with the whole arena again.
+ */
+
+static void
+test_arena(void)
+{
+    int                               rc, i;
+    char                             *body, *p, *expected;
+    size_t                            n;
+    ngx_http_tfa_resend_answer_t      in;
+    ngx_http_tfa_resend_canonical_t   out;
+
+    static const char  head[] = "{\"requestError\":{\"serviceException\":"
+                                "{\"messageId\":\"M\",\"text\":\"t\","
+                                "\"validationErrors\":[";
+    static const char  item[] = "{\"field\":\"to\",\"message\":\"xxxxxxxx\"},";
+    static const char  prefix[] = "{\"pinId\":null,\"to\":null,"
+                                  "\"callStatus\":\"BAD_REQUEST\","
+                                  "\"requestError\":{\"serviceException\":"
+                                  "{\"messageId\":\"M\",\"text\":\"t\","
+                                  "\"validationErrors\":";
+
+    n = sizeof(head) - 1 + 2000 * (sizeof(item) - 1) + 4;
+    body = malloc(n);
+    p = body;
+    memcpy(p, head, sizeof(head) - 1);
+    p += sizeof(head) - 1;
+
+    for (i = 0; i < 2000; i++) {
+        memcpy(p, item, sizeof(item) - 1);
+        p += sizeof(item) - 1;
+    }
+
+    memcpy(p - 1, "]}}}", 4);
+    p += 3;
+
+    memset(&in, 0, sizeof(in));
+    in.status = 400;
+    in.body = (const unsigned char *) body;
+    in.body_len = p - body;
+
+    /* the array comes out as it went in: compact already */
+
+    n = sizeof(prefix) - 1 + (p - 3 - (body + sizeof(head) - 2)) + 3;
+    expected = malloc(n + 1);
+    memcpy(expected, prefix, sizeof(prefix) - 1);
+    memcpy(expected + sizeof(prefix) - 1, body + sizeof(head) - 2,
+           p - 3 - (body + sizeof(head) - 2));
+    memcpy(expected + n - 3, "}}}", 4);
+
+    rc = ngx_http_tfa_resend_normalize(&in, &out);
+    ok(rc == 0, "arena: an answer larger than it");
+    is(out.body, expected, "arena: an answer larger than it, body");
+    free(expected);
+    ngx_http_tfa_resend_canonical_free(&out);
+    free(body);
+
+    in.body = (const unsigned char *) "{\"errorCode\":\"E429\"}";
+    in.body_len = strlen((const char *) in.body);
+    in.status = 429;
+
+    rc = ngx_http_tfa_resend_normalize(&in, &out);
+    is(out.body, "{\"pinId\":null,\"to\":null,\"callStatus\":\"BAD_REQUEST\","
+       "\"requestError\":{\"serviceException\":{\"messageId\":"
+       "\"TOO_MANY_REQUESTS\",\"text\":\"Too many requests\"}}}",
+       "arena: the next answer");
+    ngx_http_tfa_resend_canonical_free(&out);
+}
+
+
 static void
 test_normalize_more(void)
 {
@@ -1270,6 +1343,7 @@ main(void)
     test_scan();
     test_fast_path();
     test_allocator();
+    test_arena();
     test_normalize_more();
     test_canonical_error();
 
