@@ -97,7 +97,7 @@ print "Made by `bench/run.sh", ($smoke ? ' smoke' : ''), "` on $fact{date}.\n\n"
 print "| | |\n| --- | --- |\n";
 print "| machine | $fact{cores} cores, $fact{cpu}, Linux $fact{kernel} |\n";
 print "| nginx | $fact{nginx} (Debian), lua-nginx-module $fact{lua}, njs $fact{njs}, wrk $fact{wrk} |\n";
-print "| redis | $fact{redis} (Debian), on the load core |\n" if $fact{redis};
+print "| redis | redis-server $fact{redis} |\n" if $fact{redis};
 print "| commit | $fact{commit} |\n";
 print "| pinning | $fact{pinning} |\n";
 print "| load | $fact{load} |\n";
@@ -111,7 +111,8 @@ print "The gateways (one worker each, the same upstream block with\n"
     . "- **module**: `tfa_resend on`, `tfa_resend_credentials`,\n"
     . "  `tfa_resend_limit` (3/10m, exact sliding window), normalization;\n"
     . "- **redis**: the same as module, with the limiter's zone on the Redis\n"
-    . "  store (`store=redis://`, a local redis-server without persistence):\n"
+    . "  store (`store=redis://`, a local redis-server without persistence,\n"
+    . "  on the gateway's core unless the facts above say otherwise):\n"
     . "  one EVALSHA round trip per resend on the worker's kept-alive\n"
     . "  connection;\n"
     . "- **lua**: the same job in `access_by_lua` (a `lua_shared_dict` sliding\n"
