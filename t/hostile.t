@@ -383,7 +383,7 @@ MOCK
 
 === TEST 23: a pinId encoded byte by byte is the pinId: the upstream gets it decoded, with our credentials
 --- request eval
-"POST /2fa/2/pin/" . join('', map { sprintf '%%%02X', ord } split //, $::pin) . "/resend/voice"
+"POST /2fa/2/pin/" . CORE::join('', map { sprintf '%%%02X', ord } split //, $::pin) . "/resend/voice"
 --- error_code: 200
 --- response_body eval: $::canonical_ok
 --- access_log eval: ::mock_line('-')
