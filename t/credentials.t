@@ -367,8 +367,13 @@ sub rotate {
 
     kill 'HUP', $pid or die "cannot send SIGHUP to $pid: $!";
 
-    for (1 .. 400) {          # up to 20 s: a loaded machine reloads slowly
-        last if upstream_auth() eq $new;
+    # up to 20 s: a loaded machine reloads slowly; and until the old
+    # worker has stopped taking connections, some still reach it
+    my $in_a_row = 0;
+
+    for (1 .. 400) {
+        $in_a_row = upstream_auth() eq $new ? $in_a_row + 1 : 0;
+        last if $in_a_row == 10;
         select undef, undef, undef, 0.05;
     }
 }
