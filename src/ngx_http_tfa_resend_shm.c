@@ -10,11 +10,19 @@
  * oldest first.  A resend is admitted iff fewer than N of those times lie
  * within the last WINDOW: an exact sliding window, not an estimate.
  *
+ * The nodes are not one rbtree but a table of small ones, chosen by the low
+ * bits of the CRC32, with about as many buckets as the zone holds nodes (8
+ * bytes each).  In one tree a lookup among a million pinIds walks twenty
+ * levels, each a cache miss that also evicts the socket buffers nginx is
+ * about to use; in the table it touches a bucket and a node or two.  Trees
+ * rather than lists keep pinIds crafted to share a CRC32 at log n a lookup.
+ *
  * Times are 32-bit millisecond offsets from a per-node base second of the
  * monotonic clock (ngx_current_msec, the same in every worker), so a node
  * for N <= 4 is 104 bytes on a 64-bit system.  Nodes are carved from whole
  * slab pages (the slab allocator would round 104 up to 128): with the
- * page's own descriptor, 39 nodes per 4096 + 24 bytes, 105.6 bytes a pinId.
+ * page's own descriptor, 39 nodes per 4096 + 24 bytes, 105.6 bytes a pinId;
+ * with its share of the buckets, 110 to 114.
  *
  * The LRU queue is ordered by last admission (a rejected resend does not
  * move its node), so its tail is the first node whose window passes:
@@ -60,8 +68,9 @@ struct ngx_http_tfa_resend_shm_free_s {
 
 
 typedef struct {
-    ngx_rbtree_t                        rbtree;
-    ngx_rbtree_node_t                   sentinel;
+    ngx_rbtree_node_t                 **buckets;  /* roots of the trees */
+    ngx_uint_t                          mask;     /* buckets - 1 */
+    ngx_rbtree_node_t                   sentinel; /* shared by the trees */
     ngx_queue_t                         queue;
     ngx_http_tfa_resend_shm_free_t     *free;     /* carved, unused nodes */
     ngx_uint_t                          limit;    /* N: the node layout */
@@ -83,6 +92,8 @@ static ngx_int_t ngx_http_tfa_resend_shm_refund(
     ngx_http_tfa_resend_store_t *store, ngx_http_tfa_resend_store_op_t *op);
 static ngx_int_t ngx_http_tfa_resend_shm_inspect(
     ngx_http_tfa_resend_store_t *store, ngx_http_tfa_resend_store_op_t *op);
+static ngx_uint_t ngx_http_tfa_resend_shm_buckets(ngx_shm_zone_t *shm_zone,
+    size_t node_size);
 
 
 const ngx_http_tfa_resend_store_type_t  ngx_http_tfa_resend_shm_store = {
@@ -186,6 +197,7 @@ ngx_http_tfa_resend_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_http_tfa_resend_store_t  *ostore = data;
 
     size_t                        len;
+    ngx_uint_t                    i, n;
     ngx_http_tfa_resend_shm_t    *shm, *oshm;
     ngx_http_tfa_resend_store_t  *store;
 
@@ -247,8 +259,21 @@ ngx_http_tfa_resend_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     shm->shpool->data = shm->sh;
 
-    ngx_rbtree_init(&shm->sh->rbtree, &shm->sh->sentinel,
-                    ngx_http_tfa_resend_shm_rbtree_insert_value);
+    ngx_rbtree_sentinel_init(&shm->sh->sentinel);
+
+    n = ngx_http_tfa_resend_shm_buckets(shm_zone, shm->node_size);
+
+    shm->sh->buckets = ngx_slab_alloc(shm->shpool,
+                                      n * sizeof(ngx_rbtree_node_t *));
+    if (shm->sh->buckets == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        shm->sh->buckets[i] = &shm->sh->sentinel;
+    }
+
+    shm->sh->mask = n - 1;
 
     ngx_queue_init(&shm->sh->queue);
 
@@ -272,6 +297,68 @@ ngx_http_tfa_resend_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     shm->shpool->log_nomem = 0;
 
     return NGX_OK;
+}
+
+
+/* a power of two, no more than the nodes the zone's pages can hold */
+
+static ngx_uint_t
+ngx_http_tfa_resend_shm_buckets(ngx_shm_zone_t *shm_zone, size_t node_size)
+{
+    ngx_uint_t  nodes, n;
+
+    nodes = shm_zone->shm.size / ngx_pagesize * (ngx_pagesize / node_size);
+
+    for (n = 1; n * 2 <= nodes; n *= 2) { /* void */ }
+
+    return n;
+}
+
+
+/*
+ * A bucket's tree as an ngx_rbtree_t for nginx's insert and delete; they
+ * may change its root, which the caller stores back in the bucket.
+ */
+
+static ngx_rbtree_node_t **
+ngx_http_tfa_resend_shm_open(ngx_http_tfa_resend_shm_shctx_t *sh,
+    uint32_t hash, ngx_rbtree_t *tree)
+{
+    ngx_rbtree_node_t  **root;
+
+    root = &sh->buckets[hash & sh->mask];
+
+    tree->root = *root;
+    tree->sentinel = &sh->sentinel;
+    tree->insert = ngx_http_tfa_resend_shm_rbtree_insert_value;
+
+    return root;
+}
+
+
+static void
+ngx_http_tfa_resend_shm_insert(ngx_http_tfa_resend_shm_shctx_t *sh,
+    ngx_rbtree_node_t *node)
+{
+    ngx_rbtree_t         tree;
+    ngx_rbtree_node_t  **root;
+
+    root = ngx_http_tfa_resend_shm_open(sh, (uint32_t) node->key, &tree);
+    ngx_rbtree_insert(&tree, node);
+    *root = tree.root;
+}
+
+
+static void
+ngx_http_tfa_resend_shm_delete(ngx_http_tfa_resend_shm_shctx_t *sh,
+    ngx_rbtree_node_t *node)
+{
+    ngx_rbtree_t         tree;
+    ngx_rbtree_node_t  **root;
+
+    root = ngx_http_tfa_resend_shm_open(sh, (uint32_t) node->key, &tree);
+    ngx_rbtree_delete(&tree, node);
+    *root = tree.root;
 }
 
 
@@ -323,8 +410,8 @@ ngx_http_tfa_resend_shm_lookup(ngx_http_tfa_resend_shm_t *shm,
     ngx_rbtree_node_t               *node, *sentinel;
     ngx_http_tfa_resend_shm_node_t  *sn;
 
-    node = shm->sh->rbtree.root;
-    sentinel = shm->sh->rbtree.sentinel;
+    node = shm->sh->buckets[hash & shm->sh->mask];
+    sentinel = &shm->sh->sentinel;
 
     while (node != sentinel) {
 
@@ -442,7 +529,7 @@ ngx_http_tfa_resend_shm_free_node(ngx_http_tfa_resend_shm_t *shm,
 
     node = ngx_http_tfa_resend_shm_rbnode(sn);
 
-    ngx_rbtree_delete(&shm->sh->rbtree, node);
+    ngx_http_tfa_resend_shm_delete(shm->sh, node);
 
     f = (ngx_http_tfa_resend_shm_free_t *) node;
     f->next = shm->sh->free;
@@ -594,7 +681,7 @@ ngx_http_tfa_resend_shm_admit(ngx_http_tfa_resend_store_t *store,
 
     ngx_memcpy(sn->key, key, ngx_http_tfa_resend_shm_key_len(code));
 
-    ngx_rbtree_insert(&shm->sh->rbtree, node);
+    ngx_http_tfa_resend_shm_insert(shm->sh, node);
     ngx_queue_insert_head(&shm->sh->queue, &sn->queue);
 
     shm->sh->nodes++;
