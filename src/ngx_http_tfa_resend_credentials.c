@@ -471,13 +471,20 @@ ngx_http_tfa_resend_inject_credentials(ngx_http_request_t *r,
     /*
      * The upstream gets the path that was checked: with no valid unparsed
      * URI, proxy_pass re-encodes r->uri (quoted_uri makes it escape what
-     * needs escaping), and the query string is dropped.
+     * needs escaping), and the query string is dropped.  A client's URI
+     * that is that path byte for byte already is its encoding, and is sent
+     * as it came.
      */
 
-    r->args.len = 0;
-    r->args.data = NULL;
-    r->valid_unparsed_uri = 0;
-    r->quoted_uri = 1;
+    if (!(r->valid_unparsed_uri
+          && r->unparsed_uri.len == r->uri.len
+          && ngx_memcmp(r->unparsed_uri.data, r->uri.data, r->uri.len) == 0))
+    {
+        r->args.len = 0;
+        r->args.data = NULL;
+        r->valid_unparsed_uri = 0;
+        r->quoted_uri = 1;
+    }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tfa resend: upstream Authorization %s (value redacted), "

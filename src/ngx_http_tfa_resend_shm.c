@@ -581,9 +581,15 @@ ngx_http_tfa_resend_shm_alloc_node(ngx_http_tfa_resend_shm_t *shm,
     u_char                          *p, *last;
     ngx_http_tfa_resend_shm_free_t  *f;
 
-    /* the dead go first: two at a time keep the zone tidy, as limit_req */
+    /*
+     * The dead go first, two at a time as in limit_req, but only once the
+     * free nodes are used up: a carved page is never given back, and a look
+     * at the LRU tail for every new pinId is a cache miss for nothing.
+     */
 
-    ngx_http_tfa_resend_shm_expire(shm, now, window, 2);
+    if (shm->sh->free == NULL) {
+        ngx_http_tfa_resend_shm_expire(shm, now, window, 2);
+    }
 
     if (shm->sh->free == NULL) {
 
