@@ -59,7 +59,7 @@ mode=${1:-full}
 case $mode in
     full)
         DURATION=${BENCH_DURATION:-10}
-        ROUNDS=${BENCH_ROUNDS:-3}
+        ROUNDS=${BENCH_ROUNDS:-5}
         WARMUP=${BENCH_WARMUP:-2}
         FILL=${BENCH_FILL:-1000000}
         ZONE_DURATION=${BENCH_ZONE_DURATION:-5}
@@ -251,13 +251,20 @@ busy_ticks() {
     awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
 }
 
+# steal_ticks: clock ticks the hypervisor gave the machine's cores to others
+steal_ticks() {
+    awk '/^cpu / { print $9; exit }' /proc/stat
+}
+
 # measure NAME LABEL SECONDS: one wrk run against NAME; appends a row to
 # $work/runs.tsv: label requests seconds rps p50_us p99_us cpu_ticks errors
-# mock_ticks machine_busy_ticks
+# mock_ticks machine_busy_ticks steal_ticks
 measure() {
-    local name=$1 label=$2 secs=$3 w m c0 c1 m0 m1 b0 b1 line req dur errs rps
+    local name=$1 label=$2 secs=$3 w m c0 c1 m0 m1 b0 b1 s0 s1 line req dur
+    local errs rps
     w=$(worker_of "$name")
     m=$(worker_of mock)
+    s0=$(steal_ticks)
     b0=$(busy_ticks)
     m0=$(cpu_ticks "$m")
     c0=$(cpu_ticks "$w")
@@ -271,16 +278,17 @@ measure() {
     c1=$(cpu_ticks "$w")
     m1=$(cpu_ticks "$m")
     b1=$(busy_ticks)
+    s1=$(steal_ticks)
     req=$(field "$line" requests)
     dur=$(field "$line" duration_us)
     errs=$(( $(field "$line" connect) + $(field "$line" read)
              + $(field "$line" write) + $(field "$line" status)
              + $(field "$line" timeout) ))
     rps=$(awk -v r="$req" -v d="$dur" 'BEGIN { printf "%.1f", r / d * 1e6 }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$req" \
-        "$(awk -v d="$dur" 'BEGIN { printf "%.3f", d / 1e6 }')" "$rps" \
-        "$(field "$line" p50_us)" "$(field "$line" p99_us)" \
-        "$((c1 - c0))" "$errs" "$((m1 - m0))" "$((b1 - b0))" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" \
+        "$req" "$(awk -v d="$dur" 'BEGIN { printf "%.3f", d / 1e6 }')" \
+        "$rps" "$(field "$line" p50_us)" "$(field "$line" p99_us)" \
+        "$((c1 - c0))" "$errs" "$((m1 - m0))" "$((b1 - b0))" "$((s1 - s0))" \
         >> "$work/runs.tsv"
     say "$(printf '%-14s %9s req/s  p50 %6s us  p99 %6s us  cpu %5s ticks  errors %s' \
           "$label" "$rps" "$(field "$line" p50_us)" "$(field "$line" p99_us)" \

@@ -19,6 +19,7 @@
 struct ngx_http_tfa_resend_pattern_s {
     pcre2_code        *code;
     pcre2_match_data  *match_data;
+    int                jit;        /* compiled to machine code */
 };
 
 
@@ -138,7 +139,18 @@ ngx_http_tfa_resend_pattern_compile_ex(const unsigned char *re, size_t len,
 
     if (pcre2_config(PCRE2_CONFIG_JIT, &jit) >= 0 && jit) {
         /* a failed JIT compile only costs speed: pcre2_match() interprets */
-        (void) pcre2_jit_compile(p->code, PCRE2_JIT_COMPLETE);
+        p->jit = (pcre2_jit_compile(p->code, PCRE2_JIT_COMPLETE) == 0);
+    }
+
+    /*
+     * pcre2_jit_match() skips pcre2_match()'s checks of the subject, which
+     * matter only to a pattern that turned UTF on itself with (*UTF)
+     */
+
+    if (pcre2_pattern_info(p->code, PCRE2_INFO_ALLOPTIONS, &options) != 0
+        || (options & PCRE2_UTF))
+    {
+        p->jit = 0;
     }
 
     p->match_data = pcre2_match_data_create_from_pattern(p->code, NULL);
@@ -174,7 +186,12 @@ ngx_http_tfa_resend_pattern_match(ngx_http_tfa_resend_pattern_t *p,
         return 0;
     }
 
-    rc = pcre2_match(p->code, s, len, 0, 0, p->match_data, NULL);
+    if (p->jit) {
+        rc = pcre2_jit_match(p->code, s, len, 0, 0, p->match_data, NULL);
+
+    } else {
+        rc = pcre2_match(p->code, s, len, 0, 0, p->match_data, NULL);
+    }
 
     return rc >= 0 ? 1 : 0;
 }

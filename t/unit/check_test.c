@@ -297,6 +297,19 @@ test_pattern(void)
        "pattern: caseless");
     ngx_http_tfa_resend_pattern_free(p);
 
+    /* a pattern may turn UTF on itself: the subject is then checked */
+
+    p = ngx_http_tfa_resend_pattern_compile(S("(*UTF)^.+$"), err,
+                                            sizeof(err));
+    ok(p != NULL, "pattern: (*UTF) compiles");
+    ok(ngx_http_tfa_resend_pattern_match(p, S("ab\xc3\xa9")) == 1,
+       "pattern: (*UTF), valid UTF-8 matches");
+    ok(ngx_http_tfa_resend_pattern_match(p, S("ab\xc3")) == 0,
+       "pattern: (*UTF), truncated UTF-8 never matches");
+    ok(ngx_http_tfa_resend_pattern_match(p, S("\xed\xa0\x80")) == 0,
+       "pattern: (*UTF), a surrogate never matches");
+    ngx_http_tfa_resend_pattern_free(p);
+
     err[0] = '\0';
     p = ngx_http_tfa_resend_pattern_compile(S("^(ab"), err, sizeof(err));
     ok(p == NULL, "pattern: bad regex rejected");
