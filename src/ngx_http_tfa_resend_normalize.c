@@ -7,8 +7,9 @@
  * success answer is read by a strict scanner instead of a jansson tree
  * (anything it is not sure of goes to jansson, the parser of record);
  * jansson parses into a per-call arena; and the canonical body is written
- * directly, once, into one block of the exact size, from the caller's
- * allocator (the filter's request pool).
+ * directly, once, into one block from the caller's allocator (the filter's
+ * request pool): of the exact size for an error answer, with room for the
+ * worst case of its two short strings for a success.
  */
 
 
@@ -402,12 +403,23 @@ ngx_http_tfa_resend_is_call_status(const unsigned char *s, size_t len)
 static const char *
 ngx_http_tfa_resend_builtin_status(const unsigned char *s, size_t len)
 {
+    unsigned char                          first;
     const char                           **v;
     const ngx_http_tfa_resend_builtin_t   *b;
 
+    if (len == 0) {
+        return "UNDEFINED";
+    }
+
+    /* the first letter rules out most rows before their length is taken */
+
+    first = ngx_http_tfa_resend_upper(s[0]);
+
     for (v = ngx_http_tfa_resend_call_statuses; *v; v++) {
-        if (ngx_http_tfa_resend_ci_equal(s, len, (const unsigned char *) *v,
-                                         strlen(*v)))
+        if (first == (unsigned char) (*v)[0]
+            && ngx_http_tfa_resend_ci_equal(s, len,
+                                            (const unsigned char *) *v,
+                                            strlen(*v)))
         {
             return *v;
         }
@@ -417,7 +429,8 @@ ngx_http_tfa_resend_builtin_status(const unsigned char *s, size_t len)
         switch (b->kind) {
 
         case NGX_HTTP_TFA_RESEND_EXACT:
-            if (ngx_http_tfa_resend_ci_equal(s, len,
+            if (first == (unsigned char) b->value[0]
+                && ngx_http_tfa_resend_ci_equal(s, len,
                                              (const unsigned char *) b->value,
                                              strlen(b->value)))
             {
@@ -670,8 +683,8 @@ ngx_http_tfa_resend_utf8_char(const unsigned char *p, size_t len,
 
 /*
  * The writers below count when d is NULL and write at d + at otherwise:
- * the canonical body is measured by the very code that then writes it, so
- * that one allocation of the exact size is enough.
+ * an error body is measured by the very code that then writes it, so that
+ * one allocation of the exact size is enough.
  */
 
 static size_t
@@ -940,8 +953,8 @@ ngx_http_tfa_resend_write(unsigned char *d,
 
 
 /*
- * Measures, allocates once (the body, its NUL, and the messageId copy after
- * it) and writes.  Returns 0, or -1 with out empty.
+ * Allocates once (the body, its NUL, and for an error the messageId copy
+ * after it) and writes.  Returns 0, or -1 with out empty.
  */
 
 static int
@@ -963,11 +976,24 @@ ngx_http_tfa_resend_emit(ngx_http_tfa_resend_parts_t *p,
         }
     }
 
-    size = ngx_http_tfa_resend_write(NULL, p);
-    total = size + 1;
     mid_len = 0;
 
-    if (p->status >= 400) {
+    if (p->status < 400) {
+
+        /*
+         * Two short strings: room for the worst of each (6 bytes a byte,
+         * as "\u00XX"; 4 for null) costs less than measuring them first
+         */
+
+        size = 0;
+        total = sizeof("{\"pinId\":,\"to\":,\"callStatus\":\"\"}")
+                + 6 * (p->pin_id.len + p->to.len) + 2 * 4
+                + strlen(p->call_status);
+
+    } else {
+        size = ngx_http_tfa_resend_write(NULL, p);
+        total = size + 1;
+
         mid_len = ngx_http_tfa_resend_utf8_copy(NULL, p->message_id.data,
                                                 p->message_id.len);
         total += mid_len + 1;
@@ -984,7 +1010,10 @@ ngx_http_tfa_resend_emit(ngx_http_tfa_resend_parts_t *p,
         return -1;
     }
 
-    if (ngx_http_tfa_resend_write(buf, p) != size) {
+    if (size == 0) {
+        size = ngx_http_tfa_resend_write(buf, p);
+
+    } else if (ngx_http_tfa_resend_write(buf, p) != size) {
         if (allocator == NULL) {
             free(buf);
         }

@@ -5,17 +5,19 @@
  * The shared-memory store.
  *
  * Each tracked pinId is one fixed-size node: an rbtree node keyed by the
- * CRC32 of the pinId (the pinId itself kept in the node to tell collisions
- * apart), a place in an LRU queue, and the times of its last N admissions,
- * oldest first.  A resend is admitted iff fewer than N of those times lie
- * within the last WINDOW: an exact sliding window, not an estimate.
+ * MurmurHash2 of the pinId (a word at a time, where ngx_crc32_short() goes
+ * a nibble at a time; the pinId itself is kept in the node to tell
+ * collisions apart), a place in an LRU queue, and the times of its last N
+ * admissions, oldest first.  A resend is admitted iff fewer than N of those
+ * times lie within the last WINDOW: an exact sliding window, not an
+ * estimate.
  *
  * The nodes are not one rbtree but a table of small ones, chosen by the low
- * bits of the CRC32, with about as many buckets as the zone holds nodes (8
+ * bits of the hash, with about as many buckets as the zone holds nodes (8
  * bytes each).  In one tree a lookup among a million pinIds walks twenty
  * levels, each a cache miss that also evicts the socket buffers nginx is
  * about to use; in the table it touches a bucket and a node or two.  Trees
- * rather than lists keep pinIds crafted to share a CRC32 at log n a lookup.
+ * rather than lists keep pinIds crafted to share a hash at log n a lookup.
  *
  * Times are 32-bit millisecond offsets from a per-node base second of the
  * monotonic clock (ngx_current_msec, the same in every worker), so a node
@@ -634,7 +636,7 @@ ngx_http_tfa_resend_shm_admit(ngx_http_tfa_resend_store_t *store,
     now = op->now;
     window = store->window;
 
-    hash = ngx_crc32_short(op->key.data, op->key.len);
+    hash = ngx_murmur_hash2(op->key.data, op->key.len);
     code = ngx_http_tfa_resend_shm_key(&op->key, key);
 
     op->serial = 0;
@@ -727,7 +729,7 @@ ngx_http_tfa_resend_shm_refund(ngx_http_tfa_resend_store_t *store,
 
     shm = store->data;
 
-    hash = ngx_crc32_short(op->key.data, op->key.len);
+    hash = ngx_murmur_hash2(op->key.data, op->key.len);
     code = ngx_http_tfa_resend_shm_key(&op->key, key);
 
     ngx_shmtx_lock(&shm->shpool->mutex);
@@ -783,7 +785,7 @@ ngx_http_tfa_resend_shm_inspect(ngx_http_tfa_resend_store_t *store,
     now = op->now;
     window = store->window;
 
-    hash = ngx_crc32_short(op->key.data, op->key.len);
+    hash = ngx_murmur_hash2(op->key.data, op->key.len);
     code = ngx_http_tfa_resend_shm_key(&op->key, key);
 
     op->retry_after = 0;
