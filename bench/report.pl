@@ -119,7 +119,11 @@ print "| commit | $fact{commit} |\n";
 print "| pinning | $fact{pinning} |\n";
 print "| load | $fact{load} |\n";
 print "| runs | $fact{rounds} rounds of ", join(', ', @gw), " (interleaved), "
-    . "$fact{duration} s each, after a $fact{warmup} s warm-up of each |\n\n";
+    . "$fact{duration} s each, after a $fact{warmup} s warm-up of each |\n";
+print "| steal | a run the hypervisor stole more than $fact{max_steal} % of the "
+    . "machine from was made again (at most twice): "
+    . ($fact{repeated} // 0) . " run(s) |\n" if defined $fact{max_steal};
+print "\n";
 
 print "The gateways (one worker each, the same upstream block with\n"
     . "keepalive to a mock of the API on its own nginx worker):\n\n"
