@@ -2,8 +2,9 @@
 # The benchmark kit: ngx_http_tfa_resend_module against plain nginx (the
 # floor), the same job in Lua and the same job in njs, all on loopback.
 #
-#   bench/run.sh            full run, about 5 minutes (make bench); writes
-#                           bench/results/<date>.md and prints it
+#   bench/run.sh            full run, about 10 minutes (make bench); writes
+#                           bench/results/<date>.md (<date>-2.md and so on
+#                           when that exists) and prints it
 #   bench/run.sh smoke      about a second per gateway (make bench-smoke):
 #                           checks that the kit works and prints the table;
 #                           writes build/bench/smoke.md, asserts no target
@@ -69,7 +70,16 @@ case $mode in
         ZONE_DURATION=${BENCH_ZONE_DURATION:-8}
         CAPACITY_ZONE=${BENCH_CAPACITY_ZONE:-8m}
         CG_REQUESTS=${BENCH_CG_REQUESTS:-2000}
-        OUT=${BENCH_OUT:-$bench/results/$(date -u +%F).md}
+        # a committed results file of the same day is not overwritten
+        OUT=${BENCH_OUT:-}
+        if [ -z "$OUT" ]; then
+            OUT=$bench/results/$(date -u +%F).md
+            n=2
+            while [ -e "$OUT" ]; do
+                OUT=$bench/results/$(date -u +%F)-$n.md
+                n=$((n + 1))
+            done
+        fi
         ;;
     smoke)
         DURATION=${BENCH_DURATION:-1}
