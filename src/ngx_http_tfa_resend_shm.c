@@ -318,48 +318,27 @@ ngx_http_tfa_resend_shm_buckets(ngx_shm_zone_t *shm_zone, size_t node_size)
 
 
 /*
- * A bucket's tree as an ngx_rbtree_t for nginx's insert and delete; they
- * may change its root, which the caller stores back in the bucket.
+ * Runs nginx's ngx_rbtree_insert() or ngx_rbtree_delete() on the tree of
+ * the node's bucket: an ngx_rbtree_t made for the call, since either may
+ * change the tree's root, which goes back into the bucket.
  */
 
-static ngx_rbtree_node_t **
-ngx_http_tfa_resend_shm_open(ngx_http_tfa_resend_shm_shctx_t *sh,
-    uint32_t hash, ngx_rbtree_t *tree)
-{
-    ngx_rbtree_node_t  **root;
-
-    root = &sh->buckets[hash & sh->mask];
-
-    tree->root = *root;
-    tree->sentinel = &sh->sentinel;
-    tree->insert = ngx_http_tfa_resend_shm_rbtree_insert_value;
-
-    return root;
-}
-
-
 static void
-ngx_http_tfa_resend_shm_insert(ngx_http_tfa_resend_shm_shctx_t *sh,
-    ngx_rbtree_node_t *node)
+ngx_http_tfa_resend_shm_update(ngx_http_tfa_resend_shm_shctx_t *sh,
+    ngx_rbtree_node_t *node,
+    void (*update)(ngx_rbtree_t *tree, ngx_rbtree_node_t *node))
 {
     ngx_rbtree_t         tree;
     ngx_rbtree_node_t  **root;
 
-    root = ngx_http_tfa_resend_shm_open(sh, (uint32_t) node->key, &tree);
-    ngx_rbtree_insert(&tree, node);
-    *root = tree.root;
-}
+    root = &sh->buckets[(uint32_t) node->key & sh->mask];
 
+    tree.root = *root;
+    tree.sentinel = &sh->sentinel;
+    tree.insert = ngx_http_tfa_resend_shm_rbtree_insert_value;
 
-static void
-ngx_http_tfa_resend_shm_delete(ngx_http_tfa_resend_shm_shctx_t *sh,
-    ngx_rbtree_node_t *node)
-{
-    ngx_rbtree_t         tree;
-    ngx_rbtree_node_t  **root;
+    update(&tree, node);
 
-    root = ngx_http_tfa_resend_shm_open(sh, (uint32_t) node->key, &tree);
-    ngx_rbtree_delete(&tree, node);
     *root = tree.root;
 }
 
@@ -531,7 +510,7 @@ ngx_http_tfa_resend_shm_free_node(ngx_http_tfa_resend_shm_t *shm,
 
     node = ngx_http_tfa_resend_shm_rbnode(sn);
 
-    ngx_http_tfa_resend_shm_delete(shm->sh, node);
+    ngx_http_tfa_resend_shm_update(shm->sh, node, ngx_rbtree_delete);
 
     f = (ngx_http_tfa_resend_shm_free_t *) node;
     f->next = shm->sh->free;
@@ -689,7 +668,7 @@ ngx_http_tfa_resend_shm_admit(ngx_http_tfa_resend_store_t *store,
 
     ngx_memcpy(sn->key, key, ngx_http_tfa_resend_shm_key_len(code));
 
-    ngx_http_tfa_resend_shm_insert(shm->sh, node);
+    ngx_http_tfa_resend_shm_update(shm->sh, node, ngx_rbtree_insert);
     ngx_queue_insert_head(&shm->sh->queue, &sn->queue);
 
     shm->sh->nodes++;
