@@ -1,9 +1,8 @@
 
 /*
- * Differential libFuzzer target for the normalizer's fast path.  Input: the
- * same 2-byte selector as normalize_fuzz.c (HTTP status 100..599, then the
- * Content-Type, the request pinId, a configured map), then the upstream
- * body.  For every input:
+ * Differential libFuzzer target for the normalizer's fast path.  Input: as
+ * fuzz_answer.h says (a 2-byte selector of status, Content-Type, pinId and
+ * status map, then the upstream body).  For every input:
  *
  *   - when the scanner accepts the body, jansson (the parser of record, with
  *     the normalizer's flags) must parse it to an object holding the same
@@ -30,6 +29,7 @@
 
 #include "ngx_http_tfa_resend_normalize.h"
 #include "fuzz_assert.h"
+#include "fuzz_answer.h"
 
 
 static ngx_http_tfa_resend_status_map_t  *map;
@@ -45,13 +45,6 @@ static const char  *statuses[] = {
 };
 
 static uint8_t  object[16384];
-
-static const char  *content_types[] = {
-    NULL,
-    "application/json",
-    "text/plain; charset=utf-8",
-    "text/html",
-};
 
 static const char  *keys[NGX_HTTP_TFA_RESEND_NFIELDS] = {
     "pinId", "to", "callStatus", "status"
@@ -348,49 +341,19 @@ check_answer(ngx_http_tfa_resend_answer_t *in)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char                           err[256];
-    unsigned                       v, sel;
+    unsigned                       sel;
     ngx_http_tfa_resend_answer_t   in;
 
     if (map == NULL) {
-        map = ngx_http_tfa_resend_status_map_create();
-        fuzz_assert(map != NULL);
+        map = fuzz_status_map();
         atexit(report);
-        fuzz_assert(ngx_http_tfa_resend_status_map_add(map,
-                        (const unsigned char *) "queued", 6,
-                        (const unsigned char *) "PROCESSING", 10,
-                        err, sizeof(err)) == 0);
-        fuzz_assert(ngx_http_tfa_resend_status_map_add(map,
-                        (const unsigned char *) "~^X(.*)Y$", 9,
-                        (const unsigned char *) "ERROR", 5,
-                        err, sizeof(err)) == 0);
-        fuzz_assert(ngx_http_tfa_resend_status_map_add(map,
-                        (const unsigned char *) "~*busy", 6,
-                        (const unsigned char *) "ERROR_USER_BUSY", 15,
-                        err, sizeof(err)) == 0);
     }
 
     if (size < 2) {
         return 0;
     }
 
-    v = (data[0] << 8) | data[1];
-    sel = v / 500;
-
-    memset(&in, 0, sizeof(in));
-    in.status = 100 + v % 500;
-    in.body = data + 2;
-    in.body_len = size - 2;
-    in.content_type = (const unsigned char *) content_types[sel % 4];
-    in.content_type_len = in.content_type
-                          ? strlen((const char *) in.content_type) : 0;
-
-    if (sel & 4) {
-        in.pin_id = (const unsigned char *) "9C817C6F8AF3D48F9FE553282AFA2B67";
-        in.pin_id_len = 32;
-    }
-
-    in.map = (sel & 8) ? map : NULL;
+    sel = fuzz_answer(data, size, map, &in);
 
     check_answer(&in);
 

@@ -1,9 +1,9 @@
 
 /*
- * libFuzzer target for the canonical response builder.  Input: 2 bytes of
- * big-endian selector (HTTP status 100..599 = 100 + v % 500; v / 500 picks
- * the Content-Type, the request pinId and whether a configured map is
- * used), then the upstream body.  Every output must be the canonical shape.
+ * libFuzzer target for the canonical response builder.  Input: as
+ * fuzz_answer.h says (a 2-byte selector of status, Content-Type, pinId and
+ * status map, then the upstream body).  Every output must be the canonical
+ * shape.
  */
 
 
@@ -13,17 +13,10 @@
 
 #include "ngx_http_tfa_resend_normalize.h"
 #include "fuzz_assert.h"
+#include "fuzz_answer.h"
 
 
 static ngx_http_tfa_resend_status_map_t  *map;
-
-static const char  *content_types[] = {
-    NULL,
-    "application/json",
-    "text/plain; charset=utf-8",
-    "text/html",
-};
-
 
 static void
 check_canonical(const ngx_http_tfa_resend_canonical_t *c, int status)
@@ -88,50 +81,19 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int                               status;
-    char                              err[256];
-    unsigned                          v, sel;
     ngx_http_tfa_resend_answer_t      in;
     ngx_http_tfa_resend_canonical_t   out;
 
     if (map == NULL) {
-        map = ngx_http_tfa_resend_status_map_create();
-        fuzz_assert(map != NULL);
-        fuzz_assert(ngx_http_tfa_resend_status_map_add(map,
-                        (const unsigned char *) "queued", 6,
-                        (const unsigned char *) "PROCESSING", 10,
-                        err, sizeof(err)) == 0);
-        fuzz_assert(ngx_http_tfa_resend_status_map_add(map,
-                        (const unsigned char *) "~^X(.*)Y$", 9,
-                        (const unsigned char *) "ERROR", 5,
-                        err, sizeof(err)) == 0);
-        fuzz_assert(ngx_http_tfa_resend_status_map_add(map,
-                        (const unsigned char *) "~*busy", 6,
-                        (const unsigned char *) "ERROR_USER_BUSY", 15,
-                        err, sizeof(err)) == 0);
+        map = fuzz_status_map();
     }
 
     if (size < 2) {
         return 0;
     }
 
-    v = (data[0] << 8) | data[1];
-    status = 100 + v % 500;
-    sel = v / 500;
-
-    memset(&in, 0, sizeof(in));
-    in.status = status;
-    in.body = data + 2;
-    in.body_len = size - 2;
-    in.content_type = (const unsigned char *) content_types[sel % 4];
-    in.content_type_len = in.content_type
-                          ? strlen((const char *) in.content_type) : 0;
-
-    if (sel & 4) {
-        in.pin_id = (const unsigned char *) "9C817C6F8AF3D48F9FE553282AFA2B67";
-        in.pin_id_len = 32;
-    }
-
-    in.map = (sel & 8) ? map : NULL;
+    (void) fuzz_answer(data, size, map, &in);
+    status = in.status;
 
     fuzz_assert(ngx_http_tfa_resend_normalize(&in, &out) == 0);
     check_canonical(&out, status);

@@ -47,7 +47,8 @@ TFA_FUZZ_OPTS_secret ?= -max_len=512
 
 fuzz-build: $(TFA_FUZZ_BINS)
 
-$(BUILD)/fuzz/%_fuzz: fuzz/%_fuzz.c fuzz/fuzz_assert.h $(TFA_PLAIN_DEPS)
+$(BUILD)/fuzz/%_fuzz: fuzz/%_fuzz.c fuzz/fuzz_assert.h fuzz/fuzz_answer.h \
+                   $(TFA_PLAIN_DEPS)
 	@mkdir -p $(@D)
 	$(TFA_FUZZ_CC) $(TFA_FUZZ_CFLAGS) -Isrc -Ifuzz $(TFA_PKG_CFLAGS) \
 	    -o $@ $< $(TFA_PLAIN_SRCS) $(TFA_PKG_LIBS)
