@@ -48,10 +48,17 @@ static ngx_str_t  ngx_http_tfa_resend_accept_encoding =
  * the upstream could see another call than the POST that was checked.
  */
 
+/*
+ * Headers with which some stacks let a request say it is another method or
+ * another path than the one that was checked
+ */
+
 static ngx_str_t  ngx_http_tfa_resend_method_overrides[] = {
     ngx_string("X-HTTP-Method-Override"),
     ngx_string("X-HTTP-Method"),
     ngx_string("X-Method-Override"),
+    ngx_string("X-Original-URL"),
+    ngx_string("X-Rewrite-URL"),
     ngx_null_string
 };
 

@@ -37,7 +37,7 @@ our $canonical_ok = qq({"pinId":"$pin","to":"41793026727","callStatus":"PROCESSI
 sub mock_line {
     my $cl = shift;
     return "MOCK POST /2fa/2/pin/$pin/resend/voice auth=[$ours] "
-           . "override=[-|-|-] te=[-] cl=[$cl]";
+           . "override=[-|-|-|-|-] te=[-] cl=[$cl]";
 }
 
 # a raw HTTP/1.1 request: request line, header lines, body
@@ -55,7 +55,7 @@ sub nested {
 }
 
 our $http_config = <<'_EOC_';
-    log_format tfa_mock 'MOCK $request_method $request_uri auth=[$http_authorization] override=[$http_x_http_method_override|$http_x_http_method|$http_x_method_override] te=[$http_transfer_encoding] cl=[$http_content_length]';
+    log_format tfa_mock 'MOCK $request_method $request_uri auth=[$http_authorization] override=[$http_x_http_method_override|$http_x_http_method|$http_x_method_override|$http_x_original_url|$http_x_rewrite_url] te=[$http_transfer_encoding] cl=[$http_content_length]';
 
     # the upstream: logs what it received, answers like Infobip
     server {
@@ -399,7 +399,7 @@ MOCK
  '..%2F..%2F..%2Fpin%2F9C817C6F8AF3D48F9FE553282AFA2B67']
 --- error_code eval: [200, 200, 404]
 --- access_log
-MOCK POST /2fa/2/pin/9C817C6F8AF3D48F%2F9FE553282AFA2B67/resend/voice auth=[-] override=[-|-|-]
+MOCK POST /2fa/2/pin/9C817C6F8AF3D48F%2F9FE553282AFA2B67/resend/voice auth=[-] override=[-|-|-|-|-]
 --- no_access_log eval
 [qr/^MOCK.*\Q$::ours\E/, qr/^MOCK.*pin%2F/]
 
@@ -565,3 +565,16 @@ MOCK
 --- raw_response_headers_unlike: 100 Continue
 --- no_access_log
 MOCK
+
+
+
+=== TEST 37: URL override headers never reach the upstream: it gets the checked path and nothing else
+--- more_headers
+X-Original-URL: /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/sms
+X-Rewrite-URL: /2fa/2/applications
+--- request eval
+"POST /2fa/2/pin/$::pin/resend/voice"
+--- error_code: 200
+--- response_body eval: $::canonical_ok
+--- access_log eval: ::mock_line('-')
+--- no_access_log eval: [qr/^MOCK.*(?:sms|applications)/]
