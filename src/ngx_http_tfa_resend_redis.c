@@ -13,7 +13,10 @@
  * N+1th resend, and since the time is the Redis server's (TIME), clock
  * skew between gateways cannot split a window.  The script is loaded once
  * per connection (SCRIPT LOAD) and called by its SHA-1 (EVALSHA; EVAL when
- * Redis answers NOSCRIPT, after a SCRIPT FLUSH or a failover).
+ * Redis answers NOSCRIPT, after a SCRIPT FLUSH or a failover).  The
+ * resends a worker asks in one pass of its event loop wait in a queue and
+ * go in one call when the pass ends (a posted event), up to 64 a call:
+ * most of what a call costs Redis is entering the script at all.
  *
  * Each worker keeps one connection per zone, through hiredis's
  * asynchronous API on nginx's event loop (ngx_http_tfa_resend_hiredis.c):
@@ -64,6 +67,9 @@
 
 #define NGX_HTTP_TFA_RESEND_REDIS_PASSWORD_MAX  512
 
+/* admissions asked in one script call at the most */
+#define NGX_HTTP_TFA_RESEND_REDIS_BATCH         64
+
 
 /* in the zone's shared memory, beside the local window */
 
@@ -86,6 +92,8 @@ typedef struct {
                                                       then, and nothing was
                                                       answered since; or 0 */
     ngx_uint_t                          pending;   /* admissions asked */
+    ngx_queue_t                         waiting;   /* ... not sent yet */
+    ngx_event_t                         flush;     /* sends them, posted */
     uint64_t                            nonce;     /* the next member's */
     ngx_pid_t                           pid;       /* whose nonces */
     unsigned                            broken:1;  /* lost with commands */
@@ -106,10 +114,9 @@ typedef struct {
     ngx_uint_t                          on_error;
     ngx_str_t                           prefix;    /* "tfa:ZONE:" */
     u_char                              sha[40];
-    ngx_str_t                           evalsha;   /* the admission's
-                                                      command up to KEYS[1] */
-    ngx_str_t                           argv;      /* ... and after it, up
-                                                      to the nonce */
+    ngx_str_t                           argv;      /* N and the window,
+                                                      as the script's
+                                                      arguments */
 
     ngx_http_tfa_resend_store_t         local;     /* the fallback window */
     ngx_http_tfa_resend_redis_shctx_t  *sh;
@@ -125,13 +132,23 @@ typedef struct {
     ngx_http_tfa_resend_store_op_t     *op;        /* NULL: nobody waits */
     ngx_pool_cleanup_t                 *cln;       /* on the op's pool */
     ngx_event_t                         timer;     /* redis_timeout */
+    ngx_queue_t                         queue;     /* in conn->waiting */
     uint64_t                            nonce;
     unsigned                            passed:1;  /* let through without
                                                       Redis's answer */
-    unsigned                            eval:1;    /* sent as EVAL */
     size_t                              key_len;
     u_char                              key[1];    /* "tfa:ZONE:PINID" */
 } ngx_http_tfa_resend_redis_rec_t;
+
+
+/* the admissions of one script call, until its answer is in */
+
+typedef struct {
+    ngx_http_tfa_resend_redis_t        *rd;
+    ngx_uint_t                          n;
+    unsigned                            eval:1;    /* sent as EVAL */
+    ngx_http_tfa_resend_redis_rec_t    *rec[NGX_HTTP_TFA_RESEND_REDIS_BATCH];
+} ngx_http_tfa_resend_redis_batch_t;
 
 
 static ngx_int_t ngx_http_tfa_resend_redis_admit(
@@ -155,10 +172,14 @@ static void ngx_http_tfa_resend_redis_setup_reply(redisAsyncContext *ac,
 static void ngx_http_tfa_resend_redis_load_reply(redisAsyncContext *ac,
     void *r, void *privdata);
 
+static void ngx_http_tfa_resend_redis_flush(ngx_event_t *ev);
 static ngx_int_t ngx_http_tfa_resend_redis_send(
-    ngx_http_tfa_resend_redis_t *rd, ngx_http_tfa_resend_redis_rec_t *rec);
+    ngx_http_tfa_resend_redis_t *rd, ngx_http_tfa_resend_redis_batch_t *b);
 static void ngx_http_tfa_resend_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata);
+static void ngx_http_tfa_resend_redis_decide(ngx_http_tfa_resend_redis_t *rd,
+    ngx_http_tfa_resend_redis_rec_t *rec, redisReply *reply,
+    redisAsyncContext *ac);
 static ngx_int_t ngx_http_tfa_resend_redis_parse(
     ngx_http_tfa_resend_redis_t *rd, redisReply *reply, uint64_t *x,
     ngx_uint_t *remaining);
@@ -193,16 +214,20 @@ const ngx_http_tfa_resend_store_type_t  ngx_http_tfa_resend_redis_store = {
 
 
 /*
- * KEYS[1] the pinId's key; ARGV: N, the window in ms, this admission's
- * nonce.  One integer answers (one reply object to read, not five):
+ * KEYS: the pinIds' keys, one per admission asked; ARGV: N, the window in
+ * ms, then each admission's nonce.  The resends a worker asks in one pass
+ * of its event loop go in one call: Redis spends some 5us entering any
+ * script, and TIME is asked once.  One integer answers each (one reply
+ * object to read, not five), in an array in the order of KEYS:
  *
  *   >= 0   admitted at time T (ms, Redis's clock) as member "T-nonce",
  *          R admissions left: T * 64 + R (N <= 64; exact in a Lua number
  *          until the year 50000)
  *   <  0   rejected: -(ms until the oldest admission leaves the window)
  *
- * A new pinId (no key yet) has nothing to trim: each redis.call() costs
- * Redis some 3us, most of the script's time.
+ * The same pinId twice in a call is two admissions one after the other,
+ * the second seeing the first.  A new pinId (no key yet) has nothing to
+ * trim: each redis.call() costs Redis some 2us.
  *
  * Times are Redis's: TIME in a script that writes needs effects
  * replication, the default from Redis 5 and the only kind from 7, asked
@@ -211,24 +236,28 @@ const ngx_http_tfa_resend_store_type_t  ngx_http_tfa_resend_redis_store = {
 
 static char  ngx_http_tfa_resend_redis_script[] =
     "if redis.replicate_commands then redis.replicate_commands() end\n"
-    "local key, limit = KEYS[1], tonumber(ARGV[1])\n"
-    "local window = tonumber(ARGV[2])\n"
+    "local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local n = redis.call('ZCARD', key)\n"
-    "if n > 0 then\n"
-    "  n = n - redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)\n"
+    "local out = {}\n"
+    "for i, key in ipairs(KEYS) do\n"
+    "  local n = redis.call('ZCARD', key)\n"
+    "  if n > 0 then\n"
+    "    n = n - redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)\n"
+    "  end\n"
+    "  if n >= limit then\n"
+    "    local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')\n"
+    "    local wait = tonumber(first[2]) + window - now\n"
+    "    if wait > window then wait = window end\n"
+    "    if wait < 1 then wait = 1 end\n"
+    "    out[i] = -wait\n"
+    "  else\n"
+    "    redis.call('ZADD', key, now, now .. '-' .. ARGV[2 + i])\n"
+    "    redis.call('PEXPIRE', key, window)\n"
+    "    out[i] = now * 64 + limit - n - 1\n"
+    "  end\n"
     "end\n"
-    "if n >= limit then\n"
-    "  local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')\n"
-    "  local wait = tonumber(first[2]) + window - now\n"
-    "  if wait > window then wait = window end\n"
-    "  if wait < 1 then wait = 1 end\n"
-    "  return -wait\n"
-    "end\n"
-    "redis.call('ZADD', key, now, now .. '-' .. ARGV[3])\n"
-    "redis.call('PEXPIRE', key, window)\n"
-    "return now * 64 + limit - n - 1\n";
+    "return out\n";
 
 
 static ngx_str_t  ngx_http_tfa_resend_redis_modes[] = {
@@ -297,12 +326,16 @@ ngx_http_tfa_resend_redis_admit(ngx_http_tfa_resend_store_t *store,
         return NGX_ERROR;
     }
 
-    if (ngx_http_tfa_resend_redis_send(rd, rec) != NGX_OK) {
-        ngx_free(rec);
+    /* sent with the others of this pass of the event loop, after it */
 
-        ngx_sprintf(conn->why, "could not take a command%Z");
+    ngx_queue_insert_tail(&conn->waiting, &rec->queue);
 
-        return ngx_http_tfa_resend_redis_fallback(rd, op);
+    if (!conn->flush.posted) {
+        conn->flush.handler = ngx_http_tfa_resend_redis_flush;
+        conn->flush.data = rd;
+        conn->flush.log = ngx_cycle->log;
+
+        ngx_post_event(&conn->flush, &ngx_posted_events);
     }
 
     cln->handler = ngx_http_tfa_resend_redis_op_cleanup;
@@ -655,9 +688,21 @@ ngx_http_tfa_resend_redis_gone(redisAsyncContext *ac, void *data)
 static void
 ngx_http_tfa_resend_redis_close(ngx_http_tfa_resend_redis_t *rd)
 {
+    ngx_queue_t        *q;
     redisAsyncContext  *ac;
 
     rd->conn.closing = 1;
+
+    if (rd->conn.flush.posted) {
+        ngx_delete_posted_event(&rd->conn.flush);
+    }
+
+    while (!ngx_queue_empty(&rd->conn.waiting)) {
+        q = ngx_queue_head(&rd->conn.waiting);
+        ngx_queue_remove(q);
+        ngx_http_tfa_resend_redis_free_rec(
+            ngx_queue_data(q, ngx_http_tfa_resend_redis_rec_t, queue));
+    }
 
     ac = rd->conn.ac;
 
@@ -815,16 +860,88 @@ ngx_http_tfa_resend_redis_load_reply(redisAsyncContext *ac, void *r,
  * more than all the rest of its work).
  */
 
+/*
+ * The admissions waiting, in script calls of at most BATCH each.  One that
+ * cannot be sent is decided by on_store_error, as if the connection went.
+ */
+
+static void
+ngx_http_tfa_resend_redis_flush(ngx_event_t *ev)
+{
+    ngx_http_tfa_resend_redis_t *rd = ev->data;
+
+    ngx_uint_t                          i;
+    ngx_queue_t                        *q;
+    ngx_http_tfa_resend_redis_rec_t    *rec;
+    ngx_http_tfa_resend_redis_conn_t   *conn;
+    ngx_http_tfa_resend_redis_batch_t  *b;
+
+    conn = &rd->conn;
+
+    while (!ngx_queue_empty(&conn->waiting)) {
+
+        b = ngx_alloc(sizeof(ngx_http_tfa_resend_redis_batch_t),
+                      ngx_cycle->log);
+
+        if (b) {
+            b->rd = rd;
+            b->n = 0;
+            b->eval = 0;
+        }
+
+        for (i = 0; i < NGX_HTTP_TFA_RESEND_REDIS_BATCH; i++) {
+
+            if (ngx_queue_empty(&conn->waiting)) {
+                break;
+            }
+
+            q = ngx_queue_head(&conn->waiting);
+            ngx_queue_remove(q);
+
+            rec = ngx_queue_data(q, ngx_http_tfa_resend_redis_rec_t, queue);
+
+            if (b) {
+                b->rec[b->n++] = rec;
+
+            } else {
+                ngx_sprintf(conn->why, "could not take a command%Z");
+                ngx_http_tfa_resend_redis_decide(rd, rec, NULL, NULL);
+            }
+        }
+
+        if (b == NULL) {
+            continue;
+        }
+
+        if (ngx_http_tfa_resend_redis_send(rd, b) != NGX_OK) {
+
+            if (conn->ac) {
+                ngx_sprintf(conn->why, "could not take a command%Z");
+            }
+
+            for (i = 0; i < b->n; i++) {
+                ngx_http_tfa_resend_redis_decide(rd, b->rec[i], NULL, NULL);
+            }
+
+            ngx_free(b);
+        }
+    }
+}
+
+
+/*
+ * EVALSHA sha K KEY... N WINDOW NONCE..., in the protocol's own form (EVAL
+ * with the script once Redis has lost it)
+ */
+
 static ngx_int_t
 ngx_http_tfa_resend_redis_send(ngx_http_tfa_resend_redis_t *rd,
-    ngx_http_tfa_resend_redis_rec_t *rec)
+    ngx_http_tfa_resend_redis_batch_t *b)
 {
-    int                          rc;
-    u_char                      *cmd, *p, nonce[8];
-    size_t                       len, n;
-    ngx_uint_t                   i;
-    u_char                       buf[512];
-    static ngx_str_t             eval = ngx_string("*7\r\n$4\r\nEVAL\r\n");
+    int          rc;
+    u_char      *cmd, *p, nonce[8];
+    size_t       len, n;
+    ngx_uint_t   i, j;
 
     if (rd->conn.ac == NULL) {
         return NGX_ERROR;
@@ -832,50 +949,64 @@ ngx_http_tfa_resend_redis_send(ngx_http_tfa_resend_redis_t *rd,
 
     n = sizeof(ngx_http_tfa_resend_redis_script) - 1;
 
-    len = (rec->eval ? eval.len + 1 + NGX_SIZE_T_LEN + 2 + n + 2
-                     : rd->evalsha.len)
-          + 1 + NGX_SIZE_T_LEN + 2 + rec->key_len + 2
-          + rd->argv.len + 16 + 2;
+    len = sizeof("*\r\n$7\r\nEVALSHA\r\n$\r\n\r\n$\r\n\r\n")
+          + 3 * NGX_SIZE_T_LEN + n + rd->argv.len;
 
-    cmd = buf;
-
-    if (len > sizeof(buf)) {
-        cmd = ngx_alloc(len, ngx_cycle->log);
-        if (cmd == NULL) {
-            return NGX_ERROR;
-        }
+    for (i = 0; i < b->n; i++) {
+        len += 1 + NGX_SIZE_T_LEN + 2 + b->rec[i]->key_len + 2
+               + sizeof("$16\r\n\r\n") - 1 + 16;
     }
 
-    if (rec->eval) {
-        p = ngx_sprintf(cmd, "%V$%uz\r\n", &eval, n);
+    cmd = ngx_alloc(len, ngx_cycle->log);
+    if (cmd == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(cmd, "*%ui\r\n", 2 * b->n + 5);
+
+    if (b->eval) {
+        p = ngx_sprintf(p, "$4\r\nEVAL\r\n$%uz\r\n", n);
         p = ngx_cpymem(p, ngx_http_tfa_resend_redis_script, n);
-        p = ngx_cpymem(p, "\r\n$1\r\n1\r\n", sizeof("\r\n$1\r\n1\r\n") - 1);
 
     } else {
-        p = ngx_cpymem(cmd, rd->evalsha.data, rd->evalsha.len);
+        p = ngx_cpymem(p, "$7\r\nEVALSHA\r\n$40\r\n",
+                       sizeof("$7\r\nEVALSHA\r\n$40\r\n") - 1);
+        p = ngx_cpymem(p, rd->sha, 40);
     }
 
-    p = ngx_sprintf(p, "$%uz\r\n", rec->key_len);
-    p = ngx_cpymem(p, rec->key, rec->key_len);
+    /* numkeys: 1 to BATCH (64), one or two digits */
+
+    p = ngx_sprintf(p, "\r\n$%uz\r\n%ui\r\n", (size_t) (b->n < 10 ? 1 : 2),
+                    b->n);
+
+    for (i = 0; i < b->n; i++) {
+        p = ngx_sprintf(p, "$%uz\r\n", b->rec[i]->key_len);
+        p = ngx_cpymem(p, b->rec[i]->key, b->rec[i]->key_len);
+        *p++ = CR;
+        *p++ = LF;
+    }
+
     p = ngx_cpymem(p, rd->argv.data, rd->argv.len);
 
-    /* as "%016xL" would print it */
+    for (i = 0; i < b->n; i++) {
 
-    for (i = 0; i < 8; i++) {
-        nonce[i] = (u_char) (rec->nonce >> (56 - 8 * i));
+        /* as "%016xL" would print it */
+
+        for (j = 0; j < 8; j++) {
+            nonce[j] = (u_char) (b->rec[i]->nonce >> (56 - 8 * j));
+        }
+
+        p = ngx_cpymem(p, "$16\r\n", sizeof("$16\r\n") - 1);
+        p = ngx_hex_dump(p, nonce, 8);
+        *p++ = CR;
+        *p++ = LF;
     }
-
-    p = ngx_hex_dump(p, nonce, 8);
-    *p++ = CR;
-    *p++ = LF;
 
     rc = redisAsyncFormattedCommand(rd->conn.ac,
-                                    ngx_http_tfa_resend_redis_reply, rec,
+                                    ngx_http_tfa_resend_redis_reply, b,
                                     (char *) cmd, p - cmd);
 
-    if (cmd != buf) {
-        ngx_free(cmd);
-    }
+    ngx_free(cmd);
 
     return rc == REDIS_OK ? NGX_OK : NGX_ERROR;
 }
@@ -885,28 +1016,27 @@ static void
 ngx_http_tfa_resend_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata)
 {
-    ngx_http_tfa_resend_redis_rec_t  *rec = privdata;
+    ngx_http_tfa_resend_redis_batch_t  *b = privdata;
 
-    uint64_t                           x;
-    ngx_int_t                          rc;
-    ngx_uint_t                         remaining;
-    redisReply                        *reply;
-    ngx_http_tfa_resend_redis_t       *rd;
-    ngx_http_tfa_resend_store_op_t    *op, lop;
-    ngx_http_tfa_resend_redis_conn_t  *conn;
+    ngx_uint_t                          i;
+    redisReply                         *reply;
+    ngx_http_tfa_resend_redis_t        *rd;
 
     reply = r;
-    rd = rec->rd;
-    conn = &rd->conn;
+    rd = b->rd;
 
-    if (conn->closing) {
-        ngx_http_tfa_resend_redis_free_rec(rec);
+    if (rd->conn.closing) {
+        for (i = 0; i < b->n; i++) {
+            ngx_http_tfa_resend_redis_free_rec(b->rec[i]);
+        }
+
+        ngx_free(b);
         return;
     }
 
     if (reply
         && reply->type == REDIS_REPLY_ERROR
-        && !rec->eval
+        && !b->eval
         && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0)
     {
         /* the script is gone from Redis (SCRIPT FLUSH, a failover) */
@@ -915,12 +1045,52 @@ ngx_http_tfa_resend_redis_reply(redisAsyncContext *ac, void *r,
                        "tfa_resend redis: %V lost the script, EVAL",
                        &rd->addr);
 
-        rec->eval = 1;
+        b->eval = 1;
 
-        if (ngx_http_tfa_resend_redis_send(rd, rec) == NGX_OK) {
+        if (ngx_http_tfa_resend_redis_send(rd, b) == NGX_OK) {
             return;
         }
     }
+
+    if (reply
+        && reply->type == REDIS_REPLY_ARRAY
+        && reply->elements == b->n)
+    {
+        for (i = 0; i < b->n; i++) {
+            ngx_http_tfa_resend_redis_decide(rd, b->rec[i],
+                                             reply->element[i], ac);
+        }
+
+    } else {
+
+        /* an error, another answer, or none: the same for each */
+
+        for (i = 0; i < b->n; i++) {
+            ngx_http_tfa_resend_redis_decide(rd, b->rec[i], reply, ac);
+        }
+    }
+
+    ngx_free(b);
+}
+
+
+/*
+ * One admission's answer (reply NULL: none, its connection went, or it
+ * could not be sent); resumes its request, or takes a late admission back.
+ */
+
+static void
+ngx_http_tfa_resend_redis_decide(ngx_http_tfa_resend_redis_t *rd,
+    ngx_http_tfa_resend_redis_rec_t *rec, redisReply *reply,
+    redisAsyncContext *ac)
+{
+    uint64_t                           x;
+    ngx_int_t                          rc;
+    ngx_uint_t                         remaining;
+    ngx_http_tfa_resend_store_op_t    *op, lop;
+    ngx_http_tfa_resend_redis_conn_t  *conn;
+
+    conn = &rd->conn;
 
     conn->pending--;
 
@@ -934,7 +1104,7 @@ ngx_http_tfa_resend_redis_reply(redisAsyncContext *ac, void *r,
     } else {
         /* the connection is being freed */
 
-        if (conn->ac == ac) {
+        if (ac && conn->ac == ac) {
             /* lost by an error, not dropped by us */
             ngx_snprintf(conn->why, sizeof(conn->why) - 1, "%s%s%s%Z",
                          conn->state == NGX_HTTP_TFA_RESEND_REDIS_READY
@@ -1454,27 +1624,20 @@ ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
 
     ngx_hex_dump(rd->sha, hash, sizeof(hash));
 
-    /* the admission's command but for its key and nonce: see _send() */
+    /* the script's N and window, as _send() writes them into each call */
 
-    p = ngx_pnalloc(cf->pool, 128 + 4 * NGX_INT_T_LEN);
+    p = ngx_pnalloc(cf->pool, 32 + 2 * NGX_INT_T_LEN);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    rd->evalsha.data = p;
-    p = ngx_cpymem(p, "*7\r\n$7\r\nEVALSHA\r\n$40\r\n",
-                   sizeof("*7\r\n$7\r\nEVALSHA\r\n$40\r\n") - 1);
-    p = ngx_cpymem(p, rd->sha, 40);
-    p = ngx_cpymem(p, "\r\n$1\r\n1\r\n", sizeof("\r\n$1\r\n1\r\n") - 1);
-    rd->evalsha.len = p - rd->evalsha.data;
-
     rd->argv.data = p;
 
     n = ngx_sprintf(digits, "%ui", store->limit) - digits;
-    p = ngx_sprintf(p, "\r\n$%uz\r\n%*s\r\n", n, n, digits);
+    p = ngx_sprintf(p, "$%uz\r\n%*s\r\n", n, n, digits);
 
     n = ngx_sprintf(digits, "%M", store->window) - digits;
-    p = ngx_sprintf(p, "$%uz\r\n%*s\r\n$16\r\n", n, n, digits);
+    p = ngx_sprintf(p, "$%uz\r\n%*s\r\n", n, n, digits);
 
     rd->argv.len = p - rd->argv.data;
 
@@ -1500,6 +1663,7 @@ ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
 
     rd->conn.state = NGX_HTTP_TFA_RESEND_REDIS_DOWN;
     rd->conn.backoff = NGX_HTTP_TFA_RESEND_REDIS_BACKOFF_MIN;
+    ngx_queue_init(&rd->conn.waiting);
     ngx_sprintf(rd->conn.why, "is not connected yet%Z");
 
     /* a single-process nginx frees an old configuration after a reload */

@@ -276,11 +276,13 @@ sub resend {
     return wantarray ? ($status, Time::HiRes::time() - $t0) : $status;
 }
 
-# M resends of one pinId at once, the connections spread over @ports in
-# turn: all connections opened, then the requests written back to back,
-# then the answers read; returns "200 x3, 429 x77"
+# M resends at once, the connections spread over @ports in turn and over
+# the paths in turn when $path is a list: all connections opened, then the
+# requests written back to back, then the answers read; returns
+# "200 x3, 429 x77"
 sub burst {
     my ($ports, $path, $m) = @_;
+    my @paths = ref $path ? @$path : ($path);
 
     my @socks = map {
         my $port = $ports->[$_ % @$ports];
@@ -289,10 +291,11 @@ sub burst {
             or die "connect to $port: $!"
     } 0 .. $m - 1;
 
-    my $req = "POST $path HTTP/1.1\r\nHost: localhost\r\n"
-              . "Content-Length: 0\r\nConnection: close\r\n\r\n";
-
-    syswrite $_, $req for @socks;
+    for my $i (0 .. $m - 1) {
+        syswrite $socks[$i], "POST $paths[$i % @paths] HTTP/1.1\r\n"
+                             . "Host: localhost\r\nContent-Length: 0\r\n"
+                             . "Connection: close\r\n\r\n";
+    }
 
     my %n;
     for my $s (@socks) {
@@ -1131,3 +1134,49 @@ Test::More::is(::redis($::RedisPort, 'EXISTS',
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 26: resends of several pinIds at once share script calls; each pinId still gets exactly N
+Forty connections to one server (2 workers), eight for each of five
+pinIds, written back to back: what a worker reads in one pass of its event
+loop goes to Redis in one script call.
+--- http_config eval
+"tfa_resend_limit_zone zone=batch:1m rate=3/1m redis_timeout=5s store=redis://127.0.0.1:$::RedisPort;\n"
+. "$::Mock" . <<'_EOC_';
+    server {
+        listen 127.0.0.1:1981 reuseport;
+
+        location /2fa/ {
+            tfa_resend on;
+            tfa_resend_credentials basic "user:pass";
+            tfa_resend_limit zone=batch;
+            proxy_pass http://127.0.0.1:1980;
+        }
+    }
+_EOC_
+--- config
+    location = /mock-log {
+        default_type text/plain;
+        alias logs/mock.log;
+    }
+--- init
+my @pins = map { sprintf '8D0000000000000000000000000000%02d', $_ } 1 .. 5;
+::redis($::RedisPort, 'CONFIG', 'RESETSTAT');
+Test::More::is(::burst([1981], [map { "/2fa/2/pin/$_/resend/voice" } @pins],
+                       40),
+               '200 x15, 429 x25', 'TEST 26: 3 of 8 resends of each pinId');
+my $stats = ::redis($::RedisPort, 'INFO', 'commandstats');
+my ($zcard) = $stats =~ /^cmdstat_zcard:calls=(\d+)/m;
+my $scripts = 0;
+$scripts += $1 while $stats =~ /^cmdstat_eval(?:sha)?:calls=(\d+)/mg;
+Test::More::is($zcard, 40, 'TEST 26: each resend asked of Redis');
+Test::More::cmp_ok($scripts, '<', 40,
+                   "TEST 26: in fewer script calls ($scripts)");
+for my $pin (@pins) {
+    Test::More::is(::redis($::RedisPort, 'ZCARD', "tfa:batch:$pin"), 3,
+                   "TEST 26: 3 admissions of $pin in Redis");
+}
+--- request
+GET /mock-log
+--- response_body_like: \A(?:8D0000000000000000000000000000\d\d 200\n){15}\z
