@@ -985,7 +985,7 @@ ngx_http_tfa_resend_emit(ngx_http_tfa_resend_parts_t *p,
          * as "\u00XX"; 4 for null) costs less than measuring them first
          */
 
-        size = 0;
+        size = 0;  /* known once written */
         total = sizeof("{\"pinId\":,\"to\":,\"callStatus\":\"\"}")
                 + 6 * (p->pin_id.len + p->to.len) + 2 * 4
                 + strlen(p->call_status);
@@ -1010,7 +1010,7 @@ ngx_http_tfa_resend_emit(ngx_http_tfa_resend_parts_t *p,
         return -1;
     }
 
-    if (size == 0) {
+    if (p->status < 400) {
         size = ngx_http_tfa_resend_write(buf, p);
 
     } else if (ngx_http_tfa_resend_write(buf, p) != size) {

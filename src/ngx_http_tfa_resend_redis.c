@@ -872,7 +872,6 @@ ngx_http_tfa_resend_redis_flush(ngx_event_t *ev)
 
     ngx_uint_t                          i;
     ngx_queue_t                        *q;
-    ngx_http_tfa_resend_redis_rec_t    *rec;
     ngx_http_tfa_resend_redis_conn_t   *conn;
     ngx_http_tfa_resend_redis_batch_t  *b;
 
@@ -883,34 +882,31 @@ ngx_http_tfa_resend_redis_flush(ngx_event_t *ev)
         b = ngx_alloc(sizeof(ngx_http_tfa_resend_redis_batch_t),
                       ngx_cycle->log);
 
-        if (b) {
-            b->rd = rd;
-            b->n = 0;
-            b->eval = 0;
-        }
+        if (b == NULL) {
+            ngx_sprintf(conn->why, "could not take a command%Z");
 
-        for (i = 0; i < NGX_HTTP_TFA_RESEND_REDIS_BATCH; i++) {
-
-            if (ngx_queue_empty(&conn->waiting)) {
-                break;
+            while (!ngx_queue_empty(&conn->waiting)) {
+                q = ngx_queue_head(&conn->waiting);
+                ngx_queue_remove(q);
+                ngx_http_tfa_resend_redis_decide(rd,
+                    ngx_queue_data(q, ngx_http_tfa_resend_redis_rec_t, queue),
+                    NULL, NULL);
             }
 
+            return;
+        }
+
+        b->rd = rd;
+        b->n = 0;
+        b->eval = 0;
+
+        while (b->n < NGX_HTTP_TFA_RESEND_REDIS_BATCH
+               && !ngx_queue_empty(&conn->waiting))
+        {
             q = ngx_queue_head(&conn->waiting);
             ngx_queue_remove(q);
-
-            rec = ngx_queue_data(q, ngx_http_tfa_resend_redis_rec_t, queue);
-
-            if (b) {
-                b->rec[b->n++] = rec;
-
-            } else {
-                ngx_sprintf(conn->why, "could not take a command%Z");
-                ngx_http_tfa_resend_redis_decide(rd, rec, NULL, NULL);
-            }
-        }
-
-        if (b == NULL) {
-            continue;
+            b->rec[b->n++] = ngx_queue_data(q, ngx_http_tfa_resend_redis_rec_t,
+                                            queue);
         }
 
         if (ngx_http_tfa_resend_redis_send(rd, b) != NGX_OK) {
@@ -1018,7 +1014,7 @@ ngx_http_tfa_resend_redis_reply(redisAsyncContext *ac, void *r,
 {
     ngx_http_tfa_resend_redis_batch_t  *b = privdata;
 
-    ngx_uint_t                          i;
+    ngx_uint_t                          i, each;
     redisReply                         *reply;
     ngx_http_tfa_resend_redis_t        *rd;
 
@@ -1052,22 +1048,16 @@ ngx_http_tfa_resend_redis_reply(redisAsyncContext *ac, void *r,
         }
     }
 
-    if (reply
-        && reply->type == REDIS_REPLY_ARRAY
-        && reply->elements == b->n)
-    {
-        for (i = 0; i < b->n; i++) {
-            ngx_http_tfa_resend_redis_decide(rd, b->rec[i],
-                                             reply->element[i], ac);
-        }
+    /* an answer each; or an error, another answer, or none: for all */
 
-    } else {
+    each = (reply
+            && reply->type == REDIS_REPLY_ARRAY
+            && reply->elements == b->n);
 
-        /* an error, another answer, or none: the same for each */
-
-        for (i = 0; i < b->n; i++) {
-            ngx_http_tfa_resend_redis_decide(rd, b->rec[i], reply, ac);
-        }
+    for (i = 0; i < b->n; i++) {
+        ngx_http_tfa_resend_redis_decide(rd, b->rec[i],
+                                         each ? reply->element[i] : reply,
+                                         ac);
     }
 
     ngx_free(b);
