@@ -27,6 +27,16 @@ while (<$fh>) {
 close $fh;
 
 my $tck = $fact{clk_tck} || 100;
+my $cores = $fact{cores} || 1;
+
+# idle_share(BUSY_TICKS, SECONDS): the % of all cores nothing ran on; the
+# tick counts are read a moment apart from the run's seconds, and can
+# exceed them by a tick
+sub idle_share {
+    my ($busy, $secs) = @_;
+    my $idle = 100 - 100 * $busy / ($secs * $tck * $cores);
+    return $idle < 0 ? 0 : $idle;
+}
 
 sub median {
     my @v = sort { $a <=> $b } grep { defined } @_;
@@ -59,7 +69,8 @@ my (%runs, %round, @order);
 if (open $fh, '<', "$work/runs.tsv") {
     while (<$fh>) {
         chomp;
-        my ($label, $req, $secs, $rps, $p50, $p99, $ticks, $errs) = split /\t/;
+        my ($label, $req, $secs, $rps, $p50, $p99, $ticks, $errs, $mock,
+            $busy, $steal, $redis) = split /\t/;
         my ($name, $round) = split /#/, $label;
         push @order, $name unless $runs{$name};
         $round{$name}{$round} = {
@@ -70,6 +81,10 @@ if (open $fh, '<', "$work/runs.tsv") {
             round => $round, req => $req, secs => $secs, rps => $rps,
             p50 => $p50, p99 => $p99, ticks => $ticks, errs => $errs,
             cpu => $req ? $ticks * 1e6 / $tck / $req : undef,
+            redis_cpu => $req && defined $redis && $redis ne ''
+                         ? $redis * 1e6 / $tck / $req : undef,
+            idle => defined $busy && $secs
+                    ? idle_share($busy, $secs) : undef,
         };
     }
     close $fh;
@@ -80,8 +95,10 @@ for my $name (@order) {
     my $r = $runs{$name};
     $med{$name} = {
         map { my $k = $_; ($k => median(map { $_->{$k} } @$r)) }
-            qw(rps p50 p99 cpu)
+            qw(rps p50 p99 cpu idle)
     };
+    my @redis = grep { defined } map { $_->{redis_cpu} } @$r;
+    $med{$name}{redis_cpu} = median(@redis) if @redis;
     $med{$name}{errs} = 0;
     $med{$name}{errs} += $_->{errs} for @$r;
 }
@@ -178,6 +195,18 @@ if (@gw) {
             fmt(ratio($m->{p99}, $med{floor}{p99})), $m->{errs};
     }
     print "\n";
+
+    # the redis row's gateway CPU leaves out the redis-server, which runs
+    # on the same cores: its share, and the cores left idle while
+    # resends wait for their round trip
+    if (defined $med{redis}{redis_cpu}) {
+        printf "The redis-server, on the same %d cores, took a further"
+            . " %.1f us of CPU per\nrequest of the redis gateway (median)."
+            . " The machine was idle %s %% of\nthe redis runs%s.\n\n",
+            $cores, $med{redis}{redis_cpu}, fmt($med{redis}{idle}, '%.0f'),
+            $med{module} ? ' against ' . fmt($med{module}{idle}, '%.0f')
+                           . ' % of the module\'s' : '';
+    }
 
     for my $what (['req/s', 'rps'], ['CPU per request', 'cpu'],
                   ['p99 latency', 'p99'])
@@ -385,30 +414,37 @@ print "\n";
 
 # ------------------------------------------------------------------ raw
 
-my $cores = $fact{cores} || 1;
 print "## Every run\n\n"
     . "Gateway and mock CPU in clock ticks of their worker; *rest* is what\n"
-    . "the whole machine spent besides the two (wrk, and anything else that\n"
-    . "ran meanwhile), as a share of all $cores cores: a run with a large\n"
-    . "*rest* shared the machine. *Steal* is the time the hypervisor gave\n"
-    . "this machine's cores to other guests, as a share of all of them.\n\n"
+    . "the whole machine spent besides them and the redis-server (wrk, and\n"
+    . "anything else that ran meanwhile), as a share of all $cores cores: a\n"
+    . "run with a large *rest* shared the machine. *Idle* is the share of\n"
+    . "the cores nothing ran on. *Steal* is the time the hypervisor gave\n"
+    . "this machine's cores to other guests, as a share of all of them.\n"
+    . "*Redis ticks* are the redis-server's, in the redis gateway's runs.\n\n"
     . "| run | requests | s | req/s | p50 ms | p99 ms | gateway ticks"
-    . " | gateway us/req | mock ticks | rest % | steal % | errors |\n"
-    . "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+    . " | gateway us/req | mock ticks | redis ticks | rest % | idle %"
+    . " | steal % | errors |\n"
+    . "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    . " ---: | ---: | ---: | ---: |\n";
 if (open $fh, '<', "$work/runs.tsv") {
     while (<$fh>) {
         chomp;
         my ($label, $req, $secs, $rps, $p50, $p99, $ticks, $errs, $mock,
-            $busy, $steal) = split /\t/;
+            $busy, $steal, $redis) = split /\t/;
+        $redis = undef if defined $redis && $redis eq '';
         my $rest = defined $busy && $secs
-                   ? 100 * ($busy - ($steal // 0) - $ticks - $mock)
+                   ? 100 * ($busy - ($steal // 0) - $ticks - $mock
+                            - ($redis // 0))
                      / ($secs * $tck * $cores)
                    : undef;
         printf "| %s | %d | %.2f | %.0f | %.3f | %.3f | %d | %s | %s | %s"
-            . " | %s | %d |\n",
+            . " | %s | %s | %s | %d |\n",
             $label, $req, $secs, $rps, $p50 / 1000, $p99 / 1000, $ticks,
             $req ? sprintf('%.1f', $ticks * 1e6 / $tck / $req) : 'n/a',
-            $mock // 'n/a', fmt($rest, '%.0f'),
+            $mock // 'n/a', $redis // '', fmt($rest, '%.0f'),
+            fmt(defined $busy && $secs
+                ? idle_share($busy, $secs) : undef, '%.0f'),
             fmt(defined $steal && $secs
                 ? 100 * $steal / ($secs * $tck * $cores) : undef, '%.1f'),
             $errs;

@@ -277,15 +277,17 @@ steal_ticks() {
 
 # measure NAME LABEL SECONDS: one wrk run against NAME; appends a row to
 # $work/runs.tsv: label requests seconds rps p50_us p99_us cpu_ticks errors
-# mock_ticks machine_busy_ticks steal_ticks
+# mock_ticks machine_busy_ticks steal_ticks redis_ticks (the redis-server's,
+# for the redis gateway; empty for the others)
 measure() {
     local name=$1 label=$2 secs=$3 w m c0 c1 m0 m1 b0 b1 s0 s1 line req dur
-    local errs rps
+    local errs rps r0= r1=
     w=$(worker_of "$name")
     m=$(worker_of mock)
     s0=$(steal_ticks)
     b0=$(busy_ticks)
     m0=$(cpu_ticks "$m")
+    [ "$name" = redis ] && r0=$(cpu_ticks "$redis_pid")
     c0=$(cpu_ticks "$w")
     line=$(wrk_run "${PORT[$name]}" "$secs")
     if [ ! -r "/proc/$w/stat" ] \
@@ -295,6 +297,7 @@ measure() {
         die "$label: the gateway's worker died during the run; see $work/$name/logs/error.log"
     fi
     c1=$(cpu_ticks "$w")
+    [ "$name" = redis ] && r1=$(cpu_ticks "$redis_pid")
     m1=$(cpu_ticks "$m")
     b1=$(busy_ticks)
     s1=$(steal_ticks)
@@ -313,11 +316,11 @@ measure() {
              + $(field "$line" write) + $(field "$line" status)
              + $(field "$line" timeout) ))
     rps=$(awk -v r="$req" -v d="$dur" 'BEGIN { printf "%.1f", r / d * 1e6 }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" \
         "$req" "$(awk -v d="$dur" 'BEGIN { printf "%.3f", d / 1e6 }')" \
         "$rps" "$(field "$line" p50_us)" "$(field "$line" p99_us)" \
         "$((c1 - c0))" "$errs" "$((m1 - m0))" "$((b1 - b0))" "$((s1 - s0))" \
-        >> "$work/runs.tsv"
+        "${r0:+$((r1 - r0))}" >> "$work/runs.tsv"
     say "$(printf '%-14s %9s req/s  p50 %6s us  p99 %6s us  cpu %5s ticks  errors %s' \
           "$label" "$rps" "$(field "$line" p50_us)" "$(field "$line" p99_us)" \
           "$((c1 - c0))" "$errs")"
