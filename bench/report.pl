@@ -224,7 +224,7 @@ if (@gw) {
 
 # ------------------------------------------------------------------ zone
 
-my ($per_pin, $full_cost);
+my ($per_pin, $full_cost, $full_paired);
 if ($fact{capacity_admitted}) {
     $per_pin = $fact{capacity_bytes} / $fact{capacity_admitted};
     print "## Limiter zone\n\n"
@@ -239,6 +239,8 @@ if ($fact{capacity_admitted}) {
 if ($med{'zone-full'} && $med{'zone-empty'}) {
     my ($e, $f) = ($med{'zone-empty'}, $med{'zone-full'});
     $full_cost = 1 - ratio($f->{rps}, $e->{rps});
+    $full_paired = paired('zone-full', 'zone-empty', 'rps');
+    $full_paired = 1 - $full_paired if defined $full_paired;
     print "Two module gateways with a `$fact{fill_zone}` zone each: one fresh,\n"
         . "one holding $fact{fill_entries} pinIds (filled by wrk in"
         . " $fact{fill_seconds} s), measured\n"
@@ -252,8 +254,10 @@ if ($med{'zone-full'} && $med{'zone-empty'}) {
             fmt($z->[1]{p99} / 1000, '%.3f'), fmt($z->[1]{cpu}, '%.1f'),
             $z->[1]{errs};
     }
-    printf "\nThe full zone costs %.1f %% of the throughput"
-        . " (CPU per request x%.2f).\n\n", 100 * $full_cost,
+    printf "\nThe full zone costs %.1f %% of the throughput by the medians,"
+        . " %s %% by\neach round's own ratio (CPU per request x%.2f).\n\n",
+        100 * $full_cost,
+        fmt(defined $full_paired ? 100 * $full_paired : undef, '%.1f'),
         ratio($f->{cpu}, $e->{cpu}) // 0;
 }
 
@@ -407,9 +411,10 @@ for my $t (@targets) {
 }
 printf "| <= 128 bytes of zone per pinId | %s B | | %s |\n",
     fmt($per_pin, '%.1f'), pass(defined $per_pin ? $per_pin <= 128 : undef);
-printf "| a full zone costs < 5 %% throughput | %s %% | | %s |\n",
+printf "| a full zone costs < 5 %% throughput | %s %% | %s %% | %s |\n",
     fmt(defined $full_cost ? 100 * $full_cost : undef, '%.1f'),
-    pass(defined $full_cost ? $full_cost < 0.05 : undef);
+    fmt(defined $full_paired ? 100 * $full_paired : undef, '%.1f'),
+    pass(defined $full_paired ? $full_paired < 0.05 : undef);
 print "\n";
 
 # ------------------------------------------------------------------ raw
