@@ -65,27 +65,31 @@ sub pass {
 
 # ------------------------------------------------------------------ runs
 
-my (%runs, %round, @order);
+# %runs: each gateway's runs; %round: the same by round; @all: every run in
+# the order it was made, for the raw table
+my (%runs, %round, @order, @all);
 if (open $fh, '<', "$work/runs.tsv") {
     while (<$fh>) {
         chomp;
         my ($label, $req, $secs, $rps, $p50, $p99, $ticks, $errs, $mock,
             $busy, $steal, $redis) = split /\t/;
+        $redis = undef if defined $redis && $redis eq '';
         my ($name, $round) = split /#/, $label;
         push @order, $name unless $runs{$name};
-        $round{$name}{$round} = {
-            rps => $rps, p99 => $p99,
+        my $run = {
+            label => $label, round => $round, req => $req, secs => $secs,
+            rps => $rps, p50 => $p50, p99 => $p99, ticks => $ticks,
+            errs => $errs, mock => $mock, busy => $busy, steal => $steal,
+            redis => $redis,
             cpu => $req ? $ticks * 1e6 / $tck / $req : undef,
-        };
-        push @{ $runs{$name} }, {
-            round => $round, req => $req, secs => $secs, rps => $rps,
-            p50 => $p50, p99 => $p99, ticks => $ticks, errs => $errs,
-            cpu => $req ? $ticks * 1e6 / $tck / $req : undef,
-            redis_cpu => $req && defined $redis && $redis ne ''
+            redis_cpu => $req && defined $redis
                          ? $redis * 1e6 / $tck / $req : undef,
             idle => defined $busy && $secs
                     ? idle_share($busy, $secs) : undef,
         };
+        $round{$name}{$round} = $run;
+        push @{ $runs{$name} }, $run;
+        push @all, $run;
     }
     close $fh;
 }
@@ -432,28 +436,21 @@ print "## Every run\n\n"
     . " | steal % | errors |\n"
     . "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     . " ---: | ---: | ---: | ---: |\n";
-if (open $fh, '<', "$work/runs.tsv") {
-    while (<$fh>) {
-        chomp;
-        my ($label, $req, $secs, $rps, $p50, $p99, $ticks, $errs, $mock,
-            $busy, $steal, $redis) = split /\t/;
-        $redis = undef if defined $redis && $redis eq '';
-        my $rest = defined $busy && $secs
-                   ? 100 * ($busy - ($steal // 0) - $ticks - $mock
-                            - ($redis // 0))
-                     / ($secs * $tck * $cores)
-                   : undef;
-        printf "| %s | %d | %.2f | %.0f | %.3f | %.3f | %d | %s | %s | %s"
-            . " | %s | %s | %s | %d |\n",
-            $label, $req, $secs, $rps, $p50 / 1000, $p99 / 1000, $ticks,
-            $req ? sprintf('%.1f', $ticks * 1e6 / $tck / $req) : 'n/a',
-            $mock // 'n/a', $redis // '', fmt($rest, '%.0f'),
-            fmt(defined $busy && $secs
-                ? idle_share($busy, $secs) : undef, '%.0f'),
-            fmt(defined $steal && $secs
-                ? 100 * $steal / ($secs * $tck * $cores) : undef, '%.1f'),
-            $errs;
-    }
-    close $fh;
+for my $run (@all) {
+    my $rest = defined $run->{busy} && $run->{secs}
+               ? 100 * ($run->{busy} - ($run->{steal} // 0) - $run->{ticks}
+                        - $run->{mock} - ($run->{redis} // 0))
+                 / ($run->{secs} * $tck * $cores)
+               : undef;
+    printf "| %s | %d | %.2f | %.0f | %.3f | %.3f | %d | %s | %s | %s"
+        . " | %s | %s | %s | %d |\n",
+        $run->{label}, $run->{req}, $run->{secs}, $run->{rps},
+        $run->{p50} / 1000, $run->{p99} / 1000, $run->{ticks},
+        fmt($run->{cpu}, '%.1f'), $run->{mock} // 'n/a', $run->{redis} // '',
+        fmt($rest, '%.0f'), fmt($run->{idle}, '%.0f'),
+        fmt(defined $run->{steal} && $run->{secs}
+            ? 100 * $run->{steal} / ($run->{secs} * $tck * $cores) : undef,
+            '%.1f'),
+        $run->{errs};
 }
 print "\n";
