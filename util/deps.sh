@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages a task needs, by name, only those missing.
 #
-#   util/deps.sh build|test|bench|all
+#   util/deps.sh build|test|bench|deb|all
 #
 # Idempotent: an installed package is never touched again, and apt-get runs
 # only when something is missing.  Nothing is downloaded from anywhere but
@@ -14,6 +14,7 @@ test_pkgs="clang libclang-rt-14-dev perl libtest-base-perl
            libtest-longstring-perl liblist-moreutils-perl libtext-diff-perl
            liburi-perl libwww-perl libipc-run-perl curl valgrind
            redis-server"
+deb_pkgs="debhelper dpkg-dev lintian"
 bench_pkgs="wrk libnginx-mod-http-lua lua-cjson libnginx-mod-http-js
             valgrind redis-server"
 
@@ -21,8 +22,9 @@ case ${1:-all} in
     build) want=$build_pkgs ;;
     test)  want="$build_pkgs $test_pkgs" ;;
     bench) want="$build_pkgs $bench_pkgs" ;;
-    all)   want="$build_pkgs $test_pkgs $bench_pkgs" ;;
-    *)     echo "usage: $0 build|test|bench|all" >&2; exit 2 ;;
+    deb)   want="$build_pkgs $deb_pkgs" ;;
+    all)   want="$build_pkgs $test_pkgs $bench_pkgs $deb_pkgs" ;;
+    *)     echo "usage: $0 build|test|bench|deb|all" >&2; exit 2 ;;
 esac
 
 missing=
