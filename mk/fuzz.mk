@@ -31,7 +31,7 @@ TFA_FUZZ_CC ?= clang
 TFA_FUZZ_CFLAGS ?= -std=gnu99 -Wall -Wextra -Werror -g -O1 \
                    -fsanitize=fuzzer,address,undefined \
                    -fno-sanitize-recover=all -fno-omit-frame-pointer
-TFA_FUZZ_TARGETS := normalize normalize_diff body uri secret
+TFA_FUZZ_TARGETS := normalize normalize_diff body uri secret path
 TFA_FUZZ_BINS := $(TFA_FUZZ_TARGETS:%=$(BUILD)/fuzz/%_fuzz)
 
 # deep nesting needs room; the path and the credentials are short
@@ -42,6 +42,7 @@ TFA_FUZZ_OPTS_normalize_diff ?= -max_len=4096 \
 TFA_FUZZ_OPTS_body ?= -max_len=32768
 TFA_FUZZ_OPTS_uri ?= -max_len=512
 TFA_FUZZ_OPTS_secret ?= -max_len=512
+TFA_FUZZ_OPTS_path ?= -max_len=256 -dict=fuzz/path.dict
 
 .PHONY: fuzz fuzz-smoke fuzz-build
 

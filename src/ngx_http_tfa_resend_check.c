@@ -1,6 +1,7 @@
 
 /*
- * Request checks: path shape, pinId pattern, request body, credentials text.
+ * Request checks: path shape, pinId case, pinId pattern, request body,
+ * credentials text.
  * No nginx headers here (see the header).
  */
 
@@ -25,6 +26,14 @@ struct ngx_http_tfa_resend_pattern_s {
 
 static void ngx_http_tfa_resend_set_reason(char *reason, size_t reason_len,
     const char *text);
+static size_t ngx_http_tfa_resend_tail_shape(const unsigned char *path,
+    size_t len, size_t *pin_off);
+static int ngx_http_tfa_resend_has_resend_voice(const unsigned char *path,
+    size_t len);
+
+
+#define NGX_HTTP_TFA_RESEND_LOWER(c)                                         \
+    (((c) >= 'A' && (c) <= 'Z') ? (unsigned char) ((c) | 0x20) : (c))
 
 
 static void
@@ -82,6 +91,197 @@ ngx_http_tfa_resend_parse_uri(const unsigned char *uri, size_t len,
     }
 
     return 1;
+}
+
+
+ngx_http_tfa_resend_path_e
+ngx_http_tfa_resend_match_path(const unsigned char *path, size_t len,
+    ngx_http_tfa_resend_path_t *m)
+{
+    size_t                      tail, pin_off;
+    ngx_http_tfa_resend_path_e  rc;
+    ngx_http_tfa_resend_path_t  dummy;
+
+    if (m == NULL) {
+        m = &dummy;
+    }
+
+    memset(m, 0, sizeof(ngx_http_tfa_resend_path_t));
+
+    if (path == NULL || len == 0) {
+        return NGX_HTTP_TFA_RESEND_PATH_OTHER;
+    }
+
+    tail = ngx_http_tfa_resend_tail_shape(path, len, &pin_off);
+
+    /*
+     * The prefix is what a location mount or a rewrite put in front of the
+     * API's path; one that does not start with '/' cannot come from nginx.
+     */
+
+    if (tail && (tail == len || path[0] == '/')) {
+        if (pin_off < len - (sizeof("/resend/voice") - 1)) {
+            m->prefix_len = len - tail;
+            m->pin_off = pin_off;
+            m->pin_len = len - (sizeof("/resend/voice") - 1) - pin_off;
+            return NGX_HTTP_TFA_RESEND_PATH_EXACT;
+        }
+
+        /* the answer a pinId that fails the pattern check gets, too */
+
+        m->reason = "invalid pinId";
+        return NGX_HTTP_TFA_RESEND_PATH_NEAR_MISS;
+    }
+
+    /*
+     * An upstream router that ignores case, merges slashes, strips a
+     * trailing slash or a path parameter may take any of these for the
+     * resend call: so they are refused, never passed on unchecked.
+     */
+
+    rc = NGX_HTTP_TFA_RESEND_PATH_OTHER;
+
+    if (ngx_http_tfa_resend_has_resend_voice(path, len)) {
+        m->reason = "not a resend path: "
+                    "/2fa/{1|2}/pin/{pinId}/resend/voice expected";
+        rc = NGX_HTTP_TFA_RESEND_PATH_NEAR_MISS;
+    }
+
+    return rc;
+}
+
+
+/*
+ * Returns the length of the "/2fa/{1|2}/pin/{pinId}/resend/voice" the path
+ * ends with, the pinId possibly empty, and sets *pin_off; returns 0 if the
+ * path does not end that way.
+ */
+
+static size_t
+ngx_http_tfa_resend_tail_shape(const unsigned char *path, size_t len,
+    size_t *pin_off)
+{
+    size_t                pin_end, start;
+    const unsigned char  *p;
+    static const char     suffix[] = "/resend/voice";
+    static const char     head[] = "/2fa/1/pin/";
+
+    if (len < (sizeof(head) - 1) + (sizeof(suffix) - 1)) {
+        return 0;
+    }
+
+    pin_end = len - (sizeof(suffix) - 1);
+
+    if (memcmp(path + pin_end, suffix, sizeof(suffix) - 1) != 0) {
+        return 0;
+    }
+
+    /* the pinId runs back to the nearest '/'; "/pin/" ends right there */
+
+    p = path + pin_end;
+
+    while (p > path && p[-1] != '/') {
+        p--;
+    }
+
+    if ((size_t) (p - path) < sizeof(head) - 1) {
+        return 0;
+    }
+
+    start = (p - path) - (sizeof(head) - 1);
+    p = path + start;
+
+    if (memcmp(p, "/2fa/", 5) != 0
+        || (p[5] != '1' && p[5] != '2')
+        || memcmp(p + 6, "/pin/", 5) != 0)
+    {
+        return 0;
+    }
+
+    *pin_off = start + (sizeof(head) - 1);
+
+    return len - start;
+}
+
+
+/*
+ * Looks for "/resend/voice" in the path as if its letters were lower case
+ * and each run of slashes were one slash, without making that copy: from
+ * each slash that starts a run, the text is compared with the needle,
+ * skipping the rest of every run of slashes it meets.
+ */
+
+static int
+ngx_http_tfa_resend_has_resend_voice(const unsigned char *path, size_t len)
+{
+    size_t             i, j, k;
+    static const char  needle[] = "/resend/voice";
+
+    for (i = 0; i < len; i++) {
+        if (path[i] != '/' || (i > 0 && path[i - 1] == '/')) {
+            continue;
+        }
+
+        j = i;
+
+        for (k = 0; k < sizeof(needle) - 1; k++) {
+            if (j == len) {
+                break;
+            }
+
+            if (needle[k] == '/') {
+                if (path[j] != '/') {
+                    break;
+                }
+
+                while (j < len && path[j] == '/') {
+                    j++;
+                }
+
+                continue;
+            }
+
+            if (NGX_HTTP_TFA_RESEND_LOWER(path[j]) != needle[k]) {
+                break;
+            }
+
+            j++;
+        }
+
+        if (k == sizeof(needle) - 1) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+unsigned char *
+ngx_http_tfa_resend_fold_pin(unsigned char *dst, const unsigned char *src,
+    size_t len, ngx_http_tfa_resend_pin_case_e mode)
+{
+    size_t         i;
+    unsigned char  c;
+
+    /* ASCII only: toupper() and tolower() would follow the locale */
+
+    for (i = 0; i < len; i++) {
+        c = src[i];
+
+        if (mode == NGX_HTTP_TFA_RESEND_PIN_CASE_UPPER) {
+            if (c >= 'a' && c <= 'z') {
+                c &= ~0x20;
+            }
+
+        } else if (mode == NGX_HTTP_TFA_RESEND_PIN_CASE_LOWER) {
+            c = NGX_HTTP_TFA_RESEND_LOWER(c);
+        }
+
+        dst[i] = c;
+    }
+
+    return dst + len;
 }
 
 

@@ -1,7 +1,8 @@
 
 /*
  * Request checks for the 2FA resend-over-voice gateway: the path shape, the
- * pinId pattern, the request body and the credentials text.
+ * pinId's case, the pinId pattern, the request body and the credentials
+ * text.
  *
  * Plain C over jansson and PCRE2, with no nginx headers, so that it can be
  * unit-tested and fuzzed on its own.  Strings are (pointer, length) pairs:
@@ -23,7 +24,70 @@
 typedef struct ngx_http_tfa_resend_pattern_s  ngx_http_tfa_resend_pattern_t;
 
 
+typedef enum {
+    NGX_HTTP_TFA_RESEND_PATH_OTHER = 0,
+    NGX_HTTP_TFA_RESEND_PATH_EXACT,
+    NGX_HTTP_TFA_RESEND_PATH_NEAR_MISS
+} ngx_http_tfa_resend_path_e;
+
+
+/* what ngx_http_tfa_resend_match_path() found; offsets are into the path */
+typedef struct {
+    size_t       prefix_len;   /* EXACT: bytes before "/2fa/" */
+    size_t       pin_off;      /* EXACT: where the pinId starts */
+    size_t       pin_len;      /* EXACT: its length, never 0 */
+    const char  *reason;       /* NEAR_MISS: static text for a 400 */
+} ngx_http_tfa_resend_path_t;
+
+
+/* tfa_resend_pin_case: how a pinId is folded before anything reads it */
+typedef enum {
+    NGX_HTTP_TFA_RESEND_PIN_CASE_OFF = 0,
+    NGX_HTTP_TFA_RESEND_PIN_CASE_UPPER,
+    NGX_HTTP_TFA_RESEND_PIN_CASE_LOWER
+} ngx_http_tfa_resend_pin_case_e;
+
+
 /*
+ * Classifies a path (the query string already cut off):
+ *
+ * EXACT: the path ends with "/2fa/{1|2}/pin/{pinId}/resend/voice", the
+ *     fixed parts in lower case exactly, the pinId one non-empty segment
+ *     (any bytes but '/', NUL included: the pattern check judges them),
+ *     and what comes before "/2fa/" is empty or starts with '/'.
+ *     m->prefix_len, m->pin_off and m->pin_len say where the parts are, so
+ *     path + m->prefix_len is the API's own path; m->reason is NULL.
+ *
+ * NEAR_MISS: not EXACT, but the path with ASCII letters folded to lower
+ *     case and each run of '/' taken as one contains "/resend/voice":
+ *     a trailing slash, ";jsessionid=...", "VOICE", "/resend//voice", an
+ *     empty pinId, "/2fa/3/...", no "/2fa/{1|2}/pin" at all, anything
+ *     after "voice".  m->reason is a short static text for the 400 that
+ *     quotes nothing from the path; the offsets are 0.
+ *
+ * OTHER: everything else, the other 2FA calls included ("/verify",
+ *     "/resend" over SMS, sending a PIN).  The offsets are 0, reason NULL.
+ *
+ * Returns the class.  m may be NULL; path may be NULL when len is 0.
+ * Reads each byte a bounded number of times: linear in len.
+ */
+ngx_http_tfa_resend_path_e ngx_http_tfa_resend_match_path(
+    const unsigned char *path, size_t len, ngx_http_tfa_resend_path_t *m);
+
+/*
+ * Copies len bytes of a pinId from src to dst, folding ASCII letters to
+ * upper (NGX_HTTP_TFA_RESEND_PIN_CASE_UPPER) or lower case (..._LOWER);
+ * ..._OFF and any other mode copy the bytes as they are.  Bytes >= 0x80
+ * are never changed, whatever the locale.  dst may be src (folds in
+ * place); otherwise the two must not overlap.  Returns dst + len.
+ */
+unsigned char *ngx_http_tfa_resend_fold_pin(unsigned char *dst,
+    const unsigned char *src, size_t len, ngx_http_tfa_resend_pin_case_e mode);
+
+/*
+ * The whole-URI parser the handler calls today, kept as it is until the
+ * handler moves to ngx_http_tfa_resend_match_path().
+ *
  * Returns 1 if the decoded URI is exactly "/2fa/1/pin/{pinId}/resend/voice"
  * or "/2fa/2/pin/{pinId}/resend/voice", and points *pin / *pin_len at the
  * pinId segment (may be empty; never contains '/'); returns 0 otherwise and

@@ -26,6 +26,18 @@ typedef struct {
 
 
 typedef struct {
+    const char  *path;
+    size_t       len;
+    int          rc;          /* ngx_http_tfa_resend_path_e */
+    size_t       prefix_len;  /* EXACT */
+    const char  *pin;         /* EXACT */
+    size_t       pin_len;
+    const char  *reason;      /* NEAR_MISS */
+    const char  *name;
+} path_case_t;
+
+
+typedef struct {
     const char  *body;
     size_t       len;
     int          rc;
@@ -81,6 +93,112 @@ static const uri_case_t  uri_cases[] = {
     { U("/2fa/2/pin/"), 0, NULL, 0, "uri: prefix only" },
     { U(""), 0, NULL, 0, "uri: empty" },
     { NULL, 0, 0, NULL, 0, NULL }
+};
+
+
+#define EXACT      NGX_HTTP_TFA_RESEND_PATH_EXACT
+#define NEAR_MISS  NGX_HTTP_TFA_RESEND_PATH_NEAR_MISS
+#define OTHER      NGX_HTTP_TFA_RESEND_PATH_OTHER
+
+#define PIN        "9C817C6F8AF3D48F9FE553282AFA2B67"
+#define SHAPE      "not a resend path: /2fa/{1|2}/pin/{pinId}/resend/voice " \
+                   "expected"
+
+#define X(s, prefix, pin)  U(s), EXACT, prefix, U(pin), NULL
+#define N(s, reason)       U(s), NEAR_MISS, 0, NULL, 0, reason
+#define O(s)               U(s), OTHER, 0, NULL, 0, NULL
+
+
+static const path_case_t  path_cases[] = {
+
+    /* the shape, with and without a prefix */
+
+    { X("/2fa/2/pin/" PIN "/resend/voice", 0, PIN), "path: v2" },
+    { X("/2fa/1/pin/ABC/resend/voice", 0, "ABC"), "path: v1" },
+    { X("/2fa/2/pin/9c817c6f/resend/voice", 0, "9c817c6f"),
+      "path: lower-case pinId left as sent" },
+    { X("/otp/2fa/2/pin/" PIN "/resend/voice", 4, PIN),
+      "path: prefix /otp" },
+    { X("/a/b/c/2fa/1/pin/P/resend/voice", 6, "P"), "path: deep prefix" },
+    { X("/2fa/2fa/2/pin/P/resend/voice", 4, "P"), "path: prefix /2fa" },
+    { X("//2fa/2/pin/P/resend/voice", 1, "P"), "path: prefix /" },
+    { X("/x/2fa/2/pin/A/2fa/2/pin/B/resend/voice", 14, "B"),
+      "path: the shape twice, the last one counts" },
+    { X("/2fa/2/pin/2fa/resend/voice", 0, "2fa"), "path: pinId 2fa" },
+    { X("/2fa/2/pin/resend/resend/voice", 0, "resend"),
+      "path: pinId resend" },
+    { X("/2fa/2/pin/a b%?#;x=1/resend/voice", 0, "a b%?#;x=1"),
+      "path: pinId of odd bytes (the pattern judges them)" },
+    { X("/2fa/2/pin/A\0B/resend/voice", 0, "A\0B"),
+      "path: pinId with a NUL byte" },
+    { X("/\0/2fa/2/pin/P/resend/voice", 2, "P"),
+      "path: NUL byte in the prefix" },
+    { X("/2fa/2/pin/\xc3\xa9/resend/voice", 0, "\xc3\xa9"),
+      "path: UTF-8 pinId" },
+    { X("/RESEND/VOICE/2fa/2/pin/P/resend/voice", 13, "P"),
+      "path: prefix with the words in it" },
+
+    /* near misses: the list */
+
+    { N("/2fa/2/pin/" PIN "/resend/voice/", SHAPE), "path: trailing slash" },
+    { N("/2fa/2/pin/P/resend/voice;jsessionid=1A2B", SHAPE),
+      "path: ;jsessionid" },
+    { N("/2fa/2/pin/P/resend/voice;", SHAPE), "path: bare ;" },
+    { N("/2fa/2/pin/P/resend/VOICE", SHAPE), "path: VOICE" },
+    { N("/2fa/2/pin/P/RESEND/VOICE", SHAPE), "path: RESEND/VOICE" },
+    { N("/2fa/2/pin/P/Resend/Voice", SHAPE), "path: Resend/Voice" },
+    { N("/2fa/2/pin/P/resend//voice", SHAPE), "path: resend//voice" },
+    { N("/2fa/2/pin/P//resend/voice", SHAPE), "path: pinId//resend" },
+    { N("/2fa/2/pin/P/resend///voice//", SHAPE), "path: runs of slashes" },
+    { N("/2fa/2/pin/P/resend/voice/x", SHAPE), "path: resend/voice/x" },
+    { N("/2fa/2/pin/P/resend/voicex", SHAPE), "path: resend/voicex" },
+    { N("/2fa/2/pin/P/resend/voice.json", SHAPE), "path: resend/voice.json" },
+    { N("/pin/P/resend/voice", SHAPE), "path: no /2fa/{v}" },
+    { N("/resend/voice", SHAPE), "path: /resend/voice alone" },
+    { N("//resend//voice", SHAPE), "path: //resend//voice alone" },
+    { N("/2FA/2/pin/P/resend/voice", SHAPE), "path: 2FA" },
+    { N("/2fa/2/PIN/P/resend/voice", SHAPE), "path: PIN" },
+    { N("/2fa/3/pin/P/resend/voice", SHAPE), "path: version 3" },
+    { N("/2fa/0/pin/P/resend/voice", SHAPE), "path: version 0" },
+    { N("/2fa/22/pin/P/resend/voice", SHAPE), "path: version 22" },
+    { N("/2fa/2/pin/A/B/resend/voice", SHAPE), "path: pinId of two segments" },
+    { N("/2fa/2/pin/resend/voice", SHAPE),
+      "path: no pinId segment (an empty one after slashes merged)" },
+    { N("/2fa/2/pin//resend/voice", "invalid pinId"), "path: empty pinId" },
+    { N("/otp/2fa/1/pin//resend/voice", "invalid pinId"),
+      "path: empty pinId behind a prefix" },
+    { N("x/2fa/2/pin/P/resend/voice", SHAPE),
+      "path: a prefix without a leading slash" },
+    { N("2fa/2/pin/P/resend/voice", SHAPE), "path: no leading slash" },
+    { N("/a\0/resend/voice", SHAPE), "path: NUL byte before" },
+    { N("/resend/voice\0", SHAPE), "path: NUL byte after" },
+    { N("/otp/resend/voice/2fa/2/pin/P/resend", SHAPE),
+      "path: resend/voice in the middle" },
+    { N("/2fa/2/pin/P/resend/voice\n", SHAPE), "path: trailing newline" },
+
+    /* other calls and other paths */
+
+    { O("/2fa/2/pin/P/verify"), "path: verify" },
+    { O("/2fa/2/pin/P/resend"), "path: resend over SMS" },
+    { O("/2fa/2/pin/P/resend/"), "path: resend over SMS, trailing slash" },
+    { O("/2fa/2/pin"), "path: send a PIN" },
+    { O("/2fa/2/pin/voice"), "path: send a PIN over voice" },
+    { O("/2fa/2/pin/P/status"), "path: status" },
+    { O("/2fa/2/applications"), "path: applications" },
+    { O("/2fa/2/pin/P/resend/sms"), "path: resend/sms" },
+    { O("/2fa/2/pin/P/resend/voic"), "path: resend/voic" },
+    { O("/2fa/2/pin/P/resendvoice"), "path: resendvoice" },
+    { O("/2fa/2/pin/P/xresend/voice"), "path: xresend/voice" },
+    { O("/2fa/2/pin/P/resend\0/voice"), "path: NUL byte inside" },
+    { O("/2fa/2/pin/P/resend%2Fvoice"), "path: encoded slash, undecoded" },
+    { O("/2fa/2/pin/P/resend\\voice"), "path: backslash" },
+    { O("/2fa/2/pin/P/resend/vo ice"), "path: space" },
+    { O("resend/voice"), "path: no slash before resend" },
+    { O("/"), "path: /" },
+    { O("//"), "path: //" },
+    { O(""), "path: empty" },
+    { O("\0"), "path: NUL byte" },
+    { NULL, 0, 0, 0, NULL, 0, NULL, NULL }
 };
 
 
@@ -226,6 +344,157 @@ test_uri(void)
     ok(ngx_http_tfa_resend_parse_uri(S("/2fa/2/pin/X/resend/voice"),
                                      NULL, NULL) == 1,
        "uri: NULL out pointers");
+}
+
+
+static void
+test_path(void)
+{
+    int                          rc;
+    char                        *big, name[128];
+    size_t                       n, i;
+    const path_case_t           *c;
+    ngx_http_tfa_resend_path_t   m;
+
+    for (c = path_cases; c->name; c++) {
+        memset(&m, 0x5a, sizeof(m));
+
+        rc = ngx_http_tfa_resend_match_path((const unsigned char *) c->path,
+                                            c->len, &m);
+        if (!ok(rc == c->rc, c->name)) {
+            printf("#      got: %d\n# expected: %d\n", rc, c->rc);
+        }
+
+        if (c->rc == EXACT) {
+            ok(m.prefix_len == c->prefix_len, "path: prefix length");
+            ok(m.pin_len == c->pin_len
+               && memcmp(c->path + m.pin_off, c->pin, c->pin_len) == 0,
+               "path: pinId");
+            ok(m.reason == NULL, "path: no reason");
+
+        } else {
+            ok(m.prefix_len == 0 && m.pin_off == 0 && m.pin_len == 0,
+               "path: no offsets");
+            is(m.reason, c->reason, "path: reason");
+        }
+    }
+
+    ok(ngx_http_tfa_resend_match_path(NULL, 0, &m) == OTHER
+       && m.reason == NULL, "path: NULL");
+    ok(ngx_http_tfa_resend_match_path(S("/2fa/2/pin/P/resend/voice"), NULL)
+       == EXACT, "path: NULL result");
+    ok(ngx_http_tfa_resend_match_path(S("/2fa/2/pin/P/resend/voice/"), NULL)
+       == NEAR_MISS, "path: NULL result, near miss");
+
+    /* every shorter piece of the shape is another path or a near miss */
+
+    for (i = 0; i < sizeof("/2fa/2/pin/P/resend/voice") - 1; i++) {
+        rc = ngx_http_tfa_resend_match_path(
+                 (const unsigned char *) "/2fa/2/pin/P/resend/voice", i, &m);
+        snprintf(name, sizeof(name),
+                 "path: the shape's first %zu bytes are another path", i);
+        ok(rc == OTHER, name);
+    }
+
+    /* long paths: 1 MB of prefix, of slashes, of almost-matches */
+
+    n = 1024 * 1024;
+    big = malloc(n + 64);
+
+    memset(big, '/', n);
+    memcpy(big + n, "2fa/2/pin/P/resend/voice", 24);
+    rc = ngx_http_tfa_resend_match_path((unsigned char *) big, n + 24, &m);
+    ok(rc == EXACT && m.prefix_len == n - 1 && m.pin_off == n + 10
+       && m.pin_len == 1, "path: 1 MB of slashes, then the shape");
+
+    rc = ngx_http_tfa_resend_match_path((unsigned char *) big, n, &m);
+    ok(rc == OTHER, "path: 1 MB of slashes");
+
+    memcpy(big, "/resend", 7);
+    memcpy(big + n, "voice", 5);
+    rc = ngx_http_tfa_resend_match_path((unsigned char *) big, n + 5, &m);
+    ok(rc == NEAR_MISS, "path: /resend, 1 MB of slashes, voice");
+
+    for (i = 0; i + 7 <= n; i += 7) {
+        memcpy(big + i, "/resend", 7);
+    }
+
+    rc = ngx_http_tfa_resend_match_path((unsigned char *) big, i, &m);
+    ok(rc == OTHER, "path: 1 MB of /resend");
+
+    memcpy(big + i, "/voice", 6);
+    rc = ngx_http_tfa_resend_match_path((unsigned char *) big, i + 6, &m);
+    ok(rc == NEAR_MISS, "path: 1 MB of /resend, then /voice");
+
+    memset(big, 'a', n);
+    big[0] = '/';
+    memcpy(big + n, "/2fa/1/pin/P/resend/voice", 25);
+    rc = ngx_http_tfa_resend_match_path((unsigned char *) big, n + 25, &m);
+    ok(rc == EXACT && m.prefix_len == n && m.pin_off == n + 11,
+       "path: 1 MB prefix segment");
+
+    memset(big, 'a', n);
+    memcpy(big, "/2fa/2/pin/", 11);
+    memcpy(big + n, "/resend/voice", 13);
+    rc = ngx_http_tfa_resend_match_path((unsigned char *) big, n + 13, &m);
+    ok(rc == EXACT && m.prefix_len == 0 && m.pin_off == 11
+       && m.pin_len == n - 11, "path: 1 MB pinId");
+
+    free(big);
+}
+
+
+static void
+test_fold(void)
+{
+    unsigned char  buf[64], *end;
+
+    static const unsigned char  mixed[] = "9c817C6F-zZ_aA\xc3\xa9\xe9\0@[`{";
+    static const unsigned char  upper[] = "9C817C6F-ZZ_AA\xc3\xa9\xe9\0@[`{";
+    static const unsigned char  lower[] = "9c817c6f-zz_aa\xc3\xa9\xe9\0@[`{";
+
+    /* bytes next to the letters ('@', '[', '`', '{'), UTF-8, NUL stay */
+
+    end = ngx_http_tfa_resend_fold_pin(buf, mixed, sizeof(mixed) - 1,
+                                       NGX_HTTP_TFA_RESEND_PIN_CASE_UPPER);
+    ok(end == buf + sizeof(mixed) - 1, "fold: returns the end");
+    ok(memcmp(buf, upper, sizeof(upper) - 1) == 0,
+       "fold: upper, ASCII letters only");
+
+    end = ngx_http_tfa_resend_fold_pin(buf, mixed, sizeof(mixed) - 1,
+                                       NGX_HTTP_TFA_RESEND_PIN_CASE_LOWER);
+    ok(memcmp(buf, lower, sizeof(lower) - 1) == 0,
+       "fold: lower, ASCII letters only");
+
+    end = ngx_http_tfa_resend_fold_pin(buf, mixed, sizeof(mixed) - 1,
+                                       NGX_HTTP_TFA_RESEND_PIN_CASE_OFF);
+    ok(memcmp(buf, mixed, sizeof(mixed) - 1) == 0,
+       "fold: off copies the bytes");
+
+    memcpy(buf, "abcXYZ", 6);
+    end = ngx_http_tfa_resend_fold_pin(buf, buf, 6,
+                                       NGX_HTTP_TFA_RESEND_PIN_CASE_UPPER);
+    is_n(buf, end - buf, "ABCXYZ", "fold: upper in place");
+
+    end = ngx_http_tfa_resend_fold_pin(buf, buf, 6,
+                                       NGX_HTTP_TFA_RESEND_PIN_CASE_LOWER);
+    is_n(buf, end - buf, "abcxyz", "fold: lower in place");
+
+    memcpy(buf, "aB", 2);
+    end = ngx_http_tfa_resend_fold_pin(buf, buf, 2,
+                                       (ngx_http_tfa_resend_pin_case_e) 7);
+    is_n(buf, end - buf, "aB", "fold: an unknown mode copies");
+
+    end = ngx_http_tfa_resend_fold_pin(buf, buf, 0,
+                                       NGX_HTTP_TFA_RESEND_PIN_CASE_UPPER);
+    ok(end == buf, "fold: empty");
+
+    ok(NGX_HTTP_TFA_RESEND_PIN_CASE_OFF != NGX_HTTP_TFA_RESEND_PIN_CASE_UPPER
+       && NGX_HTTP_TFA_RESEND_PIN_CASE_UPPER
+          != NGX_HTTP_TFA_RESEND_PIN_CASE_LOWER
+       && NGX_HTTP_TFA_RESEND_PIN_CASE_OFF
+          != NGX_HTTP_TFA_RESEND_PIN_CASE_LOWER,
+       "fold: three distinct modes");
 }
 
 
@@ -447,6 +716,8 @@ int
 main(void)
 {
     test_uri();
+    test_path();
+    test_fold();
     test_pattern();
     test_body();
     test_secret();
