@@ -217,16 +217,10 @@ ngx_http_tfa_resend_canonical_error(int status, const unsigned char *pin_id,
     cs = NULL;
 
     if (call_status) {
-        const char  **v;
-
         /* the static copy, so that out->call_status outlives the caller's */
 
-        for (v = ngx_http_tfa_resend_call_statuses; *v; v++) {
-            if (strcmp(*v, call_status) == 0) {
-                cs = *v;
-                break;
-            }
-        }
+        cs = ngx_http_tfa_resend_call_status_lookup(
+                 (const unsigned char *) call_status, strlen(call_status));
     }
 
     if (cs == NULL) {

@@ -63,7 +63,7 @@ static const char *ngx_http_tfa_resend_builtin_status(const unsigned char *s,
     size_t len);
 
 
-const char  *ngx_http_tfa_resend_call_statuses[] = {
+static const char  *ngx_http_tfa_resend_call_statuses[] = {
     "BAD_REQUEST",
     "PROCESSING",
     "PROCESSED",
@@ -272,22 +272,22 @@ ngx_http_tfa_resend_ci_find(const unsigned char *s, size_t len,
 }
 
 
-int
-ngx_http_tfa_resend_is_call_status(const unsigned char *s, size_t len)
+const char *
+ngx_http_tfa_resend_call_status_lookup(const unsigned char *s, size_t len)
 {
     const char  **v;
 
     if (s == NULL) {
-        return 0;
+        return NULL;
     }
 
     for (v = ngx_http_tfa_resend_call_statuses; *v; v++) {
         if (strlen(*v) == len && memcmp(*v, s, len) == 0) {
-            return 1;
+            return *v;
         }
     }
 
-    return 0;
+    return NULL;
 }
 
 
@@ -302,7 +302,11 @@ ngx_http_tfa_resend_builtin_status(const unsigned char *s, size_t len)
         return "UNDEFINED";
     }
 
-    /* the first letter rules out most rows before their length is taken */
+    /*
+     * The 11 values map to themselves in any case here, unlike in
+     * ngx_http_tfa_resend_call_status_lookup().  The first letter rules out
+     * most rows before their length is taken.
+     */
 
     first = ngx_http_tfa_resend_upper(s[0]);
 
@@ -362,21 +366,12 @@ ngx_http_tfa_resend_status_map_add(ngx_http_tfa_resend_status_map_t *map,
 {
     int                             caseless;
     size_t                          skip;
-    const char                    **v, *to;
+    const char                     *to;
     ngx_http_tfa_resend_regex_t    *regex;
     ngx_http_tfa_resend_exact_t    *exact;
     ngx_http_tfa_resend_pattern_t  *re;
 
-    to = NULL;
-
-    for (v = ngx_http_tfa_resend_call_statuses; *v; v++) {
-        if (canonical && strlen(*v) == canonical_len
-            && memcmp(*v, canonical, canonical_len) == 0)
-        {
-            to = *v;
-            break;
-        }
-    }
+    to = ngx_http_tfa_resend_call_status_lookup(canonical, canonical_len);
 
     if (to == NULL) {
         if (err && errlen) {

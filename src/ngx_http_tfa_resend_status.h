@@ -22,8 +22,6 @@ typedef struct {
 } ngx_http_tfa_resend_pair_t;
 
 
-extern const char  *ngx_http_tfa_resend_call_statuses[];
-
 /* the newer error shape's codes, as the official Java client maps them */
 extern const ngx_http_tfa_resend_pair_t  ngx_http_tfa_resend_error_codes[];
 
@@ -46,8 +44,12 @@ int ngx_http_tfa_resend_status_map_add(ngx_http_tfa_resend_status_map_t *map,
 
 void ngx_http_tfa_resend_status_map_free(ngx_http_tfa_resend_status_map_t *map);
 
-/* 1 if s is exactly one of the 11 call status values, else 0 */
-int ngx_http_tfa_resend_is_call_status(const unsigned char *s, size_t len);
+/*
+ * The static copy of s when s is exactly one of the 11 call status values
+ * (upper case), else NULL.  s may be NULL.
+ */
+const char *ngx_http_tfa_resend_call_status_lookup(const unsigned char *s,
+    size_t len);
 
 /*
  * Maps an upstream status value (rules 2-4 of "Reading the upstream

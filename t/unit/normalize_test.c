@@ -638,24 +638,33 @@ test_builtin(void)
 
 
 static void
-test_is_call_status(void)
+test_call_status_lookup(void)
 {
-    ok(ngx_http_tfa_resend_is_call_status(S("PROCESSING")),
-       "is_call_status: PROCESSING");
-    ok(ngx_http_tfa_resend_is_call_status(S("ERROR_NO_ANSWER")),
-       "is_call_status: ERROR_NO_ANSWER");
-    ok(ngx_http_tfa_resend_is_call_status(S("UNDEFINED")),
-       "is_call_status: UNDEFINED");
-    ok(!ngx_http_tfa_resend_is_call_status(S("processing")),
-       "is_call_status: case matters");
-    ok(!ngx_http_tfa_resend_is_call_status(S("PROCESSINGX")),
-       "is_call_status: longer");
-    ok(!ngx_http_tfa_resend_is_call_status(S("PROCESS")),
-       "is_call_status: prefix");
-    ok(!ngx_http_tfa_resend_is_call_status(S("")),
-       "is_call_status: empty");
-    ok(!ngx_http_tfa_resend_is_call_status(NULL, 0),
-       "is_call_status: NULL");
+    char         copy[] = "ERROR_USER_BUSY";
+    const char  *v;
+
+    v = ngx_http_tfa_resend_call_status_lookup(S("PROCESSING"));
+    is(v, "PROCESSING", "call_status_lookup: PROCESSING");
+    v = ngx_http_tfa_resend_call_status_lookup(S("ERROR_NO_ANSWER"));
+    is(v, "ERROR_NO_ANSWER", "call_status_lookup: ERROR_NO_ANSWER");
+    v = ngx_http_tfa_resend_call_status_lookup(S("UNDEFINED"));
+    is(v, "UNDEFINED", "call_status_lookup: UNDEFINED");
+
+    v = ngx_http_tfa_resend_call_status_lookup((unsigned char *) copy,
+                                               sizeof(copy) - 1);
+    is(v, "ERROR_USER_BUSY", "call_status_lookup: a caller's copy");
+    ok(v != copy, "call_status_lookup: gives the static copy");
+
+    ok(ngx_http_tfa_resend_call_status_lookup(S("processing")) == NULL,
+       "call_status_lookup: case matters");
+    ok(ngx_http_tfa_resend_call_status_lookup(S("PROCESSINGX")) == NULL,
+       "call_status_lookup: longer");
+    ok(ngx_http_tfa_resend_call_status_lookup(S("PROCESS")) == NULL,
+       "call_status_lookup: prefix");
+    ok(ngx_http_tfa_resend_call_status_lookup(S("")) == NULL,
+       "call_status_lookup: empty");
+    ok(ngx_http_tfa_resend_call_status_lookup(NULL, 0) == NULL,
+       "call_status_lookup: NULL");
 }
 
 
@@ -1341,7 +1350,7 @@ int
 main(void)
 {
     test_builtin();
-    test_is_call_status();
+    test_call_status_lookup();
     test_map();
     test_normalize();
     test_scan();
