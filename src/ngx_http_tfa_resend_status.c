@@ -55,6 +55,12 @@ typedef struct {
 } ngx_http_tfa_resend_code_t;
 
 
+typedef struct {
+    const char                     *key;
+    const char                     *value;
+} ngx_http_tfa_resend_pair_t;
+
+
 static int ngx_http_tfa_resend_is_space(unsigned char c);
 static unsigned char ngx_http_tfa_resend_upper(unsigned char c);
 static int ngx_http_tfa_resend_ci_equal(const unsigned char *a, size_t alen,
@@ -153,7 +159,7 @@ static const ngx_http_tfa_resend_code_t  ngx_http_tfa_resend_status_ids[] = {
 
 /* the newer error shape's codes, as the official Java client maps them */
 
-const ngx_http_tfa_resend_pair_t  ngx_http_tfa_resend_error_codes[] = {
+static const ngx_http_tfa_resend_pair_t  ngx_http_tfa_resend_error_codes[] = {
     { "E400", "BAD_REQUEST" },
     { "E401", "UNAUTHORIZED" },
     { "E403", "FORBIDDEN" },
@@ -517,6 +523,22 @@ ngx_http_tfa_resend_status_message_id(int status)
     }
 
     return status >= 500 ? "GENERAL_ERROR" : "BAD_REQUEST";
+}
+
+
+const char *
+ngx_http_tfa_resend_error_code_message_id(const unsigned char *code,
+    size_t len)
+{
+    const ngx_http_tfa_resend_pair_t  *c;
+
+    for (c = ngx_http_tfa_resend_error_codes; c->key; c++) {
+        if (strlen(c->key) == len && memcmp(c->key, code, len) == 0) {
+            return c->value;
+        }
+    }
+
+    return NULL;
 }
 
 

@@ -16,16 +16,6 @@ typedef struct ngx_http_tfa_resend_status_map_s
     ngx_http_tfa_resend_status_map_t;
 
 
-typedef struct {
-    const char                     *key;
-    const char                     *value;
-} ngx_http_tfa_resend_pair_t;
-
-
-/* the newer error shape's codes, as the official Java client maps them */
-extern const ngx_http_tfa_resend_pair_t  ngx_http_tfa_resend_error_codes[];
-
-
 ngx_http_tfa_resend_status_map_t *ngx_http_tfa_resend_status_map_create(void);
 
 /*
@@ -71,7 +61,17 @@ void ngx_http_tfa_resend_trim(const unsigned char **s, size_t *len);
 int ngx_http_tfa_resend_ci_find(const unsigned char *s, size_t len,
     const char *needle, size_t at_most);
 
+/* the messageId of an HTTP status: 400 BAD_REQUEST ... 5xx GENERAL_ERROR */
 const char *ngx_http_tfa_resend_status_message_id(int status);
+
+/*
+ * The messageId of an "errorCode" of the newer error shape ("E404":
+ * NOT_FOUND), or NULL for a code the table does not know.
+ */
+const char *ngx_http_tfa_resend_error_code_message_id(
+    const unsigned char *code, size_t len);
+
+/* "text" when the upstream sent none: by messageId, else by HTTP status */
 const char *ngx_http_tfa_resend_default_text(int status,
     const unsigned char *message_id, size_t len);
 

@@ -177,13 +177,13 @@ int
 ngx_http_tfa_resend_error(const ngx_http_tfa_resend_answer_t *in,
     json_t *obj, ngx_http_tfa_resend_canonical_t *out)
 {
-    int                                has_status;
-    size_t                             mid_len, text_len, status_len, len;
-    json_t                            *se, *ve;
-    unsigned char                      plain[NGX_HTTP_TFA_RESEND_PLAIN_BUF];
-    const unsigned char               *mid, *text, *status, *s;
-    ngx_http_tfa_resend_parts_t        p;
-    const ngx_http_tfa_resend_pair_t  *c;
+    int                           has_status;
+    size_t                        mid_len, text_len, status_len, len;
+    json_t                       *se, *ve;
+    const char                   *code;
+    unsigned char                 plain[NGX_HTTP_TFA_RESEND_PLAIN_BUF];
+    const unsigned char          *mid, *text, *status, *s;
+    ngx_http_tfa_resend_parts_t   p;
 
     mid = NULL;
     mid_len = 0;
@@ -235,15 +235,15 @@ ngx_http_tfa_resend_error(const ngx_http_tfa_resend_answer_t *in,
         {
             /* the newer {"errorCode":"E404","description":"..."} shape */
 
-            mid = s;
-            mid_len = len;
+            code = ngx_http_tfa_resend_error_code_message_id(s, len);
 
-            for (c = ngx_http_tfa_resend_error_codes; c->key; c++) {
-                if (strlen(c->key) == len && memcmp(c->key, s, len) == 0) {
-                    mid = (const unsigned char *) c->value;
-                    mid_len = strlen(c->value);
-                    break;
-                }
+            if (code) {
+                mid = (const unsigned char *) code;
+                mid_len = strlen(code);
+
+            } else {
+                mid = s;
+                mid_len = len;
             }
 
             if (ngx_http_tfa_resend_get_string(obj, "description", &s, &len)) {
