@@ -30,6 +30,7 @@ TFA_PLAIN_DEPS := $(TFA_PLAIN_SRCS) \
                   src/ngx_http_tfa_resend_upstream.h \
                   src/ngx_http_tfa_resend_arena.h \
                   src/ngx_http_tfa_resend_scan.h \
+                  src/ngx_http_tfa_resend_utf8.h \
                   src/ngx_http_tfa_resend_normalize.h
 
 TFA_UNIT_CC ?= gcc

@@ -3,8 +3,7 @@
  * The JSON writer: the canonical body written directly, once, into one
  * block from the caller's allocator (the filter's request pool), of the
  * exact size for an error answer, with room for the worst case of its two
- * short strings for a success.  Also the byte table and the UTF-8 decoder
- * that the scanner shares.  No nginx headers (see
+ * short strings for a success.  No nginx headers (see
  * ngx_http_tfa_resend_normalize.h).
  */
 
@@ -13,6 +12,7 @@
 #include <string.h>
 #include <jansson.h>
 
+#include "ngx_http_tfa_resend_utf8.h"
 #include "ngx_http_tfa_resend_json.h"
 
 
@@ -27,96 +27,6 @@ static size_t ngx_http_tfa_resend_json_string(unsigned char *d, size_t at,
     const unsigned char *s, size_t len);
 static size_t ngx_http_tfa_resend_write(unsigned char *d,
     const ngx_http_tfa_resend_parts_t *p);
-
-
-/*
- * The bytes that stand for themselves inside a JSON string, both ways:
- * printable ASCII and DEL but '"' and '\'.  Controls need an escape; bytes
- * from 0x80 are UTF-8, checked apart.  A table: the scanner and the writer
- * run over every byte of the answer with it.
- */
-
-const unsigned char  ngx_http_tfa_resend_json_plain[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-};
-
-
-/*
- * Decodes one UTF-8 character as jansson validates it (no overlong forms,
- * no surrogates, nothing above U+10FFFF).  Returns its length, or 0 for an
- * invalid byte.
- */
-
-size_t
-ngx_http_tfa_resend_utf8_char(const unsigned char *p, size_t len,
-    unsigned *cp)
-{
-    size_t         n, i;
-    unsigned       c;
-    unsigned char  lo, hi;
-
-    c = p[0];
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-
-    lo = 0x80;
-    hi = 0xbf;
-
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        c &= 0x1f;
-
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        lo = (c == 0xe0) ? 0xa0 : 0x80;
-        hi = (c == 0xed) ? 0x9f : 0xbf;
-        c &= 0x0f;
-
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        lo = (c == 0xf0) ? 0x90 : 0x80;
-        hi = (c == 0xf4) ? 0x8f : 0xbf;
-        c &= 0x07;
-
-    } else {
-        return 0;
-    }
-
-    if (len < n || p[1] < lo || p[1] > hi) {
-        return 0;
-    }
-
-    c = (c << 6) | (p[1] & 0x3f);
-
-    for (i = 2; i < n; i++) {
-        if (p[i] < 0x80 || p[i] > 0xbf) {
-            return 0;
-        }
-
-        c = (c << 6) | (p[i] & 0x3f);
-    }
-
-    *cp = c;
-    return n;
-}
 
 
 /*
@@ -205,7 +115,7 @@ ngx_http_tfa_resend_json_string(unsigned char *d, size_t at,
 
         run = i;
 
-        while (i < len && ngx_http_tfa_resend_json_plain[s[i]]) {
+        while (i < len && ngx_http_tfa_resend_json_plain(s[i])) {
             i++;
         }
 

@@ -36,21 +36,6 @@ typedef struct {
 
 
 /*
- * The bytes that stand for themselves inside a JSON string, both ways:
- * printable ASCII and DEL but '"' and '\'.
- */
-extern const unsigned char  ngx_http_tfa_resend_json_plain[256];
-
-
-/*
- * Decodes one UTF-8 character as jansson validates it (no overlong forms,
- * no surrogates, nothing above U+10FFFF).  Returns its length, or 0 for an
- * invalid byte.
- */
-size_t ngx_http_tfa_resend_utf8_char(const unsigned char *p, size_t len,
-    unsigned *cp);
-
-/*
  * Allocates once (the body, its NUL, and for an error the messageId copy
  * after it) and writes.  Returns 0, or -1 with out empty.
  */

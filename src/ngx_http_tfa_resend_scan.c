@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "ngx_http_tfa_resend_json.h"
+#include "ngx_http_tfa_resend_utf8.h"
 #include "ngx_http_tfa_resend_scan.h"
 
 
@@ -54,7 +54,7 @@ ngx_http_tfa_resend_scan_string(const unsigned char *p,
     unsigned  cp;
 
     for ( ;; ) {
-        while (p < end && ngx_http_tfa_resend_json_plain[*p]) {
+        while (p < end && ngx_http_tfa_resend_json_plain(*p)) {
             p++;
         }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <jansson.h>
 
+#include "ngx_http_tfa_resend_utf8.h"
 #include "ngx_http_tfa_resend_status.h"
 #include "ngx_http_tfa_resend_json.h"
 #include "ngx_http_tfa_resend_upstream.h"
