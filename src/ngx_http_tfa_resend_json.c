@@ -256,7 +256,7 @@ ngx_http_tfa_resend_write(unsigned char *d,
  */
 
 int
-ngx_http_tfa_resend_emit(ngx_http_tfa_resend_parts_t *p,
+ngx_http_tfa_resend_json_emit(ngx_http_tfa_resend_parts_t *p,
     const ngx_http_tfa_resend_allocator_t *allocator,
     ngx_http_tfa_resend_canonical_t *out)
 {

@@ -39,7 +39,7 @@ typedef struct {
  * Allocates once (the body, its NUL, and for an error the messageId copy
  * after it) and writes.  Returns 0, or -1 with out empty.
  */
-int ngx_http_tfa_resend_emit(ngx_http_tfa_resend_parts_t *p,
+int ngx_http_tfa_resend_json_emit(ngx_http_tfa_resend_parts_t *p,
     const ngx_http_tfa_resend_allocator_t *allocator,
     ngx_http_tfa_resend_canonical_t *out);
 

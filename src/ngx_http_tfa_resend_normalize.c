@@ -45,12 +45,9 @@ ngx_http_tfa_resend_normalize_jansson(const ngx_http_tfa_resend_answer_t *in,
     ngx_http_tfa_resend_canonical_t *out)
 {
     int                                 rc;
-    size_t                              len;
     json_t                             *root, *obj;
     const char                         *text;
     json_error_t                        error;
-    const unsigned char                *s;
-    ngx_http_tfa_resend_parts_t         p;
     ngx_http_tfa_resend_alloc_funcs_t   saved;
 
     memset(out, 0, sizeof(ngx_http_tfa_resend_canonical_t));
@@ -73,7 +70,7 @@ ngx_http_tfa_resend_normalize_jansson(const ngx_http_tfa_resend_answer_t *in,
     obj = json_is_object(root) ? root : NULL;
 
     if (in->status >= 400) {
-        rc = ngx_http_tfa_resend_error(in, obj, out);
+        rc = ngx_http_tfa_resend_upstream_error(in, obj, out);
         goto done;
     }
 
@@ -95,30 +92,7 @@ ngx_http_tfa_resend_normalize_jansson(const ngx_http_tfa_resend_answer_t *in,
         goto done;
     }
 
-    memset(&p, 0, sizeof(ngx_http_tfa_resend_parts_t));
-
-    p.status = in->status;
-
-    if (ngx_http_tfa_resend_upstream_status(obj, &s, &len)) {
-        p.call_status = ngx_http_tfa_resend_map_status(in->map, s, len);
-
-    } else {
-        p.call_status = "UNDEFINED";
-    }
-
-    if (ngx_http_tfa_resend_get_string(obj, "to", &s, &len)) {
-        p.to.data = s;
-        p.to.len = len;
-    }
-
-    if (ngx_http_tfa_resend_get_string(obj, "pinId", &s, &len)) {
-        ngx_http_tfa_resend_pin(s, len, in, &p.pin_id);
-
-    } else {
-        ngx_http_tfa_resend_pin(NULL, 0, in, &p.pin_id);
-    }
-
-    rc = ngx_http_tfa_resend_emit(&p, in->allocator, out);
+    rc = ngx_http_tfa_resend_upstream_success(in, obj, out);
 
 done:
 
@@ -182,13 +156,13 @@ ngx_http_tfa_resend_normalize_fast(const ngx_http_tfa_resend_answer_t *in,
     v = &f[NGX_HTTP_TFA_RESEND_PIN_ID];
 
     if (v->type == NGX_HTTP_TFA_RESEND_STRING) {
-        ngx_http_tfa_resend_pin(v->data, v->len, in, &p.pin_id);
+        ngx_http_tfa_resend_upstream_pin(v->data, v->len, in, &p.pin_id);
 
     } else {
-        ngx_http_tfa_resend_pin(NULL, 0, in, &p.pin_id);
+        ngx_http_tfa_resend_upstream_pin(NULL, 0, in, &p.pin_id);
     }
 
-    return ngx_http_tfa_resend_emit(&p, in->allocator, out);
+    return ngx_http_tfa_resend_json_emit(&p, in->allocator, out);
 }
 
 
@@ -240,7 +214,7 @@ ngx_http_tfa_resend_canonical_error(int status, const unsigned char *pin_id,
     p.text.data = (const unsigned char *) text;
     p.text.len = strlen(text);
 
-    return ngx_http_tfa_resend_emit(&p, allocator, out);
+    return ngx_http_tfa_resend_json_emit(&p, allocator, out);
 }
 
 

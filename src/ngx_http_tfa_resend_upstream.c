@@ -23,6 +23,10 @@ static size_t ngx_http_tfa_resend_plain_text(unsigned char *buf,
     const unsigned char *s, size_t len);
 static int ngx_http_tfa_resend_is_text_plain(const unsigned char *s,
     size_t len);
+static int ngx_http_tfa_resend_get_string(json_t *obj, const char *key,
+    const unsigned char **s, size_t *len);
+static int ngx_http_tfa_resend_upstream_status(json_t *obj,
+    const unsigned char **s, size_t *len);
 
 
 /*
@@ -95,7 +99,7 @@ ngx_http_tfa_resend_is_text_plain(const unsigned char *s, size_t len)
 
 /* 1 and the string if obj[key] is a string, else 0 */
 
-int
+static int
 ngx_http_tfa_resend_get_string(json_t *obj, const char *key,
     const unsigned char **s, size_t *len)
 {
@@ -121,7 +125,7 @@ ngx_http_tfa_resend_get_string(json_t *obj, const char *key,
  * Returns 1 with the string, or 0 when the answer carries no status string.
  */
 
-int
+static int
 ngx_http_tfa_resend_upstream_status(json_t *obj, const unsigned char **s,
     size_t *len)
 {
@@ -158,7 +162,7 @@ ngx_http_tfa_resend_upstream_status(json_t *obj, const unsigned char **s,
 /* the upstream's pinId if a non-empty string, else the request's, else null */
 
 void
-ngx_http_tfa_resend_pin(const unsigned char *s, size_t len,
+ngx_http_tfa_resend_upstream_pin(const unsigned char *s, size_t len,
     const ngx_http_tfa_resend_answer_t *in, ngx_http_tfa_resend_str_t *pin)
 {
     if (s && len) {
@@ -172,10 +176,47 @@ ngx_http_tfa_resend_pin(const unsigned char *s, size_t len,
 }
 
 
+/* a success answer (status < 400) that is a JSON object */
+
+int
+ngx_http_tfa_resend_upstream_success(const ngx_http_tfa_resend_answer_t *in,
+    json_t *obj, ngx_http_tfa_resend_canonical_t *out)
+{
+    size_t                        len;
+    const unsigned char          *s;
+    ngx_http_tfa_resend_parts_t   p;
+
+    memset(&p, 0, sizeof(ngx_http_tfa_resend_parts_t));
+
+    p.status = in->status;
+
+    if (ngx_http_tfa_resend_upstream_status(obj, &s, &len)) {
+        p.call_status = ngx_http_tfa_resend_map_status(in->map, s, len);
+
+    } else {
+        p.call_status = "UNDEFINED";
+    }
+
+    if (ngx_http_tfa_resend_get_string(obj, "to", &s, &len)) {
+        p.to.data = s;
+        p.to.len = len;
+    }
+
+    if (ngx_http_tfa_resend_get_string(obj, "pinId", &s, &len)) {
+        ngx_http_tfa_resend_upstream_pin(s, len, in, &p.pin_id);
+
+    } else {
+        ngx_http_tfa_resend_upstream_pin(NULL, 0, in, &p.pin_id);
+    }
+
+    return ngx_http_tfa_resend_json_emit(&p, in->allocator, out);
+}
+
+
 /* an error answer (status >= 400): keep the status, canonicalize the body */
 
 int
-ngx_http_tfa_resend_error(const ngx_http_tfa_resend_answer_t *in,
+ngx_http_tfa_resend_upstream_error(const ngx_http_tfa_resend_answer_t *in,
     json_t *obj, ngx_http_tfa_resend_canonical_t *out)
 {
     int                           has_status;
@@ -268,14 +309,14 @@ ngx_http_tfa_resend_error(const ngx_http_tfa_resend_answer_t *in,
         }
 
         if (ngx_http_tfa_resend_get_string(obj, "pinId", &s, &len)) {
-            ngx_http_tfa_resend_pin(s, len, in, &p.pin_id);
+            ngx_http_tfa_resend_upstream_pin(s, len, in, &p.pin_id);
 
         } else {
-            ngx_http_tfa_resend_pin(NULL, 0, in, &p.pin_id);
+            ngx_http_tfa_resend_upstream_pin(NULL, 0, in, &p.pin_id);
         }
 
     } else {
-        ngx_http_tfa_resend_pin(NULL, 0, in, &p.pin_id);
+        ngx_http_tfa_resend_upstream_pin(NULL, 0, in, &p.pin_id);
 
         if (in->body_len
             && in->body_len <= NGX_HTTP_TFA_RESEND_PLAIN_TEXT_MAX
@@ -326,5 +367,5 @@ ngx_http_tfa_resend_error(const ngx_http_tfa_resend_answer_t *in,
     p.text.len = text_len;
     p.validation_errors = ve;
 
-    return ngx_http_tfa_resend_emit(&p, in->allocator, out);
+    return ngx_http_tfa_resend_json_emit(&p, in->allocator, out);
 }

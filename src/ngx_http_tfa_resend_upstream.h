@@ -16,26 +16,22 @@
 #include "ngx_http_tfa_resend_json.h"
 
 
-/* 1 and the string if obj[key] is a string, else 0 */
-int ngx_http_tfa_resend_get_string(json_t *obj, const char *key,
-    const unsigned char **s, size_t *len);
+/* a success answer (status < 400) that is a JSON object -> canonical */
+int ngx_http_tfa_resend_upstream_success(
+    const ngx_http_tfa_resend_answer_t *in, json_t *obj,
+    ngx_http_tfa_resend_canonical_t *out);
 
 /*
- * Rule 1 of "Reading the upstream status": "callStatus", or "status" when
- * "callStatus" is absent or null; a string as is, an object by its "name"
- * when that is a string with something in it, else by its "groupName".
- * Returns 1 with the string, or 0 when the answer carries no status string.
+ * An error answer (status >= 400) -> canonical: keeps the status; obj is
+ * the body if it is a JSON object, else NULL (then a short plain-text body
+ * can give the text).
  */
-int ngx_http_tfa_resend_upstream_status(json_t *obj,
-    const unsigned char **s, size_t *len);
+int ngx_http_tfa_resend_upstream_error(const ngx_http_tfa_resend_answer_t *in,
+    json_t *obj, ngx_http_tfa_resend_canonical_t *out);
 
 /* the upstream's pinId if a non-empty string, else the request's, else null */
-void ngx_http_tfa_resend_pin(const unsigned char *s, size_t len,
+void ngx_http_tfa_resend_upstream_pin(const unsigned char *s, size_t len,
     const ngx_http_tfa_resend_answer_t *in, ngx_http_tfa_resend_str_t *pin);
-
-/* an error answer (status >= 400): keep the status, canonicalize the body */
-int ngx_http_tfa_resend_error(const ngx_http_tfa_resend_answer_t *in,
-    json_t *obj, ngx_http_tfa_resend_canonical_t *out);
 
 
 #endif /* _NGX_HTTP_TFA_RESEND_UPSTREAM_H_INCLUDED_ */
