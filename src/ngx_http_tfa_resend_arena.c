@@ -1,6 +1,15 @@
 
 /*
- * jansson's memory while the normalizer parses.  No nginx headers (see
+ * jansson's memory while the normalizer parses: an answer's tree is a few
+ * dozen small blocks, all freed before the call returns, and malloc() and
+ * free() cost more than the parsing itself.  So, for the call only, jansson
+ * allocates from a static arena: a bump allocator, reset at each call, free
+ * a no-op inside it; what does not fit comes from malloc() as before.  The
+ * previous functions are restored when the call ends, so that jansson
+ * anywhere else (the request body check, another module) never sees the
+ * arena; an nginx worker is single-threaded and runs nothing else during
+ * the call.  ASan builds poison the unused arena and leave a red zone
+ * after every block.  No nginx headers (see
  * ngx_http_tfa_resend_normalize.h).
  */
 
@@ -11,19 +20,6 @@
 
 #include "ngx_http_tfa_resend_arena.h"
 
-
-/*
- * jansson's memory while the normalizer parses: an answer's tree is a few
- * dozen small blocks, all freed before the call returns, and malloc() and
- * free() cost more than the parsing itself.  So, for the call only, jansson
- * allocates from a static arena: a bump allocator, reset at each call, free
- * a no-op inside it; what does not fit comes from malloc() as before.  The
- * previous functions are restored when the call ends, so that jansson
- * anywhere else (the request body check, another module) never sees the
- * arena; an nginx worker is single-threaded and runs nothing else during
- * the call.  ASan builds poison the unused arena and leave a red zone
- * after every block.
- */
 
 #if defined(__SANITIZE_ADDRESS__)
 #define NGX_HTTP_TFA_RESEND_ASAN  1

@@ -18,6 +18,11 @@ typedef struct {
 } ngx_http_tfa_resend_alloc_funcs_t;
 
 
+/*
+ * From enter to leave, jansson allocates from the arena, emptied at enter;
+ * leave restores the functions enter saved.  Whatever jansson allocated in
+ * between must be freed before leave.
+ */
 void ngx_http_tfa_resend_arena_enter(ngx_http_tfa_resend_alloc_funcs_t *saved);
 void ngx_http_tfa_resend_arena_leave(ngx_http_tfa_resend_alloc_funcs_t *saved);
 

@@ -16,7 +16,9 @@
 #include "ngx_http_tfa_resend_json.h"
 
 
-#define NGX_HTTP_TFA_RESEND_DUMP_FLAGS  (JSON_PRESERVE_ORDER|JSON_COMPACT)
+/* validationErrors as jansson dumped it: any JSON value, compact, in order */
+#define NGX_HTTP_TFA_RESEND_JSON_DUMP_FLAGS                                  \
+    (JSON_PRESERVE_ORDER|JSON_COMPACT|JSON_ENCODE_ANY)
 
 
 static size_t ngx_http_tfa_resend_put(unsigned char *d, size_t at,
@@ -234,7 +236,7 @@ ngx_http_tfa_resend_write(unsigned char *d,
 
         if (d && json_dumpb(p->validation_errors, (char *) d + n,
                             p->validation_errors_len,
-                            NGX_HTTP_TFA_RESEND_DUMP_FLAGS | JSON_ENCODE_ANY)
+                            NGX_HTTP_TFA_RESEND_JSON_DUMP_FLAGS)
                  != p->validation_errors_len)
         {
             /* cannot happen: the same value measured a moment ago */
@@ -267,8 +269,7 @@ ngx_http_tfa_resend_json_emit(ngx_http_tfa_resend_parts_t *p,
 
     if (p->validation_errors) {
         p->validation_errors_len = json_dumpb(p->validation_errors, NULL, 0,
-                                              NGX_HTTP_TFA_RESEND_DUMP_FLAGS
-                                              | JSON_ENCODE_ANY);
+                                         NGX_HTTP_TFA_RESEND_JSON_DUMP_FLAGS);
         if (p->validation_errors_len == 0) {
             return -1;
         }

@@ -1,8 +1,7 @@
 
 /*
  * The canonical resend response builder: its entry points.  No nginx
- * headers here (see the header); the contract is
- * shared/reference/canonical-response.md.
+ * headers here (see the header); the contract is docs/canonical-response.md.
  *
  * It runs on every answer, so it is written to be cheap: the common
  * success answer is read by a strict scanner instead of a jansson tree
@@ -116,7 +115,7 @@ ngx_http_tfa_resend_normalize_fast(const ngx_http_tfa_resend_answer_t *in,
     ngx_http_tfa_resend_canonical_t *out)
 {
     ngx_http_tfa_resend_parts_t   p;
-    ngx_http_tfa_resend_field_t   f[NGX_HTTP_TFA_RESEND_NFIELDS], *v;
+    ngx_http_tfa_resend_field_t   f[NGX_HTTP_TFA_RESEND_FIELD_COUNT], *v;
 
     if (in->status >= 400
         || in->body_len == 0
@@ -131,31 +130,31 @@ ngx_http_tfa_resend_normalize_fast(const ngx_http_tfa_resend_answer_t *in,
 
     /* "callStatus", or "status" when "callStatus" is absent or null */
 
-    v = &f[NGX_HTTP_TFA_RESEND_CALL_STATUS];
+    v = &f[NGX_HTTP_TFA_RESEND_FIELD_CALL_STATUS];
 
-    if (v->type == NGX_HTTP_TFA_RESEND_ABSENT
-        || v->type == NGX_HTTP_TFA_RESEND_NULL)
+    if (v->type == NGX_HTTP_TFA_RESEND_JSON_ABSENT
+        || v->type == NGX_HTTP_TFA_RESEND_JSON_NULL)
     {
-        v = &f[NGX_HTTP_TFA_RESEND_STATUS];
+        v = &f[NGX_HTTP_TFA_RESEND_FIELD_STATUS];
     }
 
-    if (v->type == NGX_HTTP_TFA_RESEND_STRING) {
+    if (v->type == NGX_HTTP_TFA_RESEND_JSON_STRING) {
         p.call_status = ngx_http_tfa_resend_map_status(in->map, v->data,
                                                        v->len);
     } else {
         p.call_status = "UNDEFINED";
     }
 
-    v = &f[NGX_HTTP_TFA_RESEND_TO];
+    v = &f[NGX_HTTP_TFA_RESEND_FIELD_TO];
 
-    if (v->type == NGX_HTTP_TFA_RESEND_STRING) {
+    if (v->type == NGX_HTTP_TFA_RESEND_JSON_STRING) {
         p.to.data = v->data;
         p.to.len = v->len;
     }
 
-    v = &f[NGX_HTTP_TFA_RESEND_PIN_ID];
+    v = &f[NGX_HTTP_TFA_RESEND_FIELD_PIN_ID];
 
-    if (v->type == NGX_HTTP_TFA_RESEND_STRING) {
+    if (v->type == NGX_HTTP_TFA_RESEND_JSON_STRING) {
         ngx_http_tfa_resend_upstream_pin(v->data, v->len, in, &p.pin_id);
 
     } else {

@@ -1,6 +1,6 @@
 
 /*
- * The canonical resend response (shared/reference/canonical-response.md):
+ * The canonical resend response (docs/canonical-response.md):
  * every answer to an intercepted resend request is
  *
  *     {"pinId":...,"to":...,"callStatus":...[,"requestError":{...}]}

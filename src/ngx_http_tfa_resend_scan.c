@@ -148,25 +148,25 @@ ngx_http_tfa_resend_scan_key(const unsigned char *key, size_t len)
 
     case 2:
         if (memcmp(key, "to", 2) == 0) {
-            return NGX_HTTP_TFA_RESEND_TO;
+            return NGX_HTTP_TFA_RESEND_FIELD_TO;
         }
         break;
 
     case 5:
         if (memcmp(key, "pinId", 5) == 0) {
-            return NGX_HTTP_TFA_RESEND_PIN_ID;
+            return NGX_HTTP_TFA_RESEND_FIELD_PIN_ID;
         }
         break;
 
     case 6:
         if (memcmp(key, "status", 6) == 0) {
-            return NGX_HTTP_TFA_RESEND_STATUS;
+            return NGX_HTTP_TFA_RESEND_FIELD_STATUS;
         }
         break;
 
     case 10:
         if (memcmp(key, "callStatus", 10) == 0) {
-            return NGX_HTTP_TFA_RESEND_CALL_STATUS;
+            return NGX_HTTP_TFA_RESEND_FIELD_CALL_STATUS;
         }
         break;
     }
@@ -182,8 +182,8 @@ ngx_http_tfa_resend_scan(const unsigned char *body, size_t len,
     int                   i, type;
     const unsigned char  *p, *end, *key, *value;
 
-    for (i = 0; i < NGX_HTTP_TFA_RESEND_NFIELDS; i++) {
-        fields[i].type = NGX_HTTP_TFA_RESEND_ABSENT;
+    for (i = 0; i < NGX_HTTP_TFA_RESEND_FIELD_COUNT; i++) {
+        fields[i].type = NGX_HTTP_TFA_RESEND_JSON_ABSENT;
         fields[i].data = NULL;
         fields[i].len = 0;
     }
@@ -235,28 +235,28 @@ ngx_http_tfa_resend_scan(const unsigned char *body, size_t len,
 
         case '"':
             p = ngx_http_tfa_resend_scan_string(p + 1, end);
-            type = NGX_HTTP_TFA_RESEND_STRING;
+            type = NGX_HTTP_TFA_RESEND_JSON_STRING;
             break;
 
         case 't':
             p = ngx_http_tfa_resend_scan_literal(p, end, "true", 4);
-            type = NGX_HTTP_TFA_RESEND_OTHER;
+            type = NGX_HTTP_TFA_RESEND_JSON_OTHER;
             break;
 
         case 'f':
             p = ngx_http_tfa_resend_scan_literal(p, end, "false", 5);
-            type = NGX_HTTP_TFA_RESEND_OTHER;
+            type = NGX_HTTP_TFA_RESEND_JSON_OTHER;
             break;
 
         case 'n':
             p = ngx_http_tfa_resend_scan_literal(p, end, "null", 4);
-            type = NGX_HTTP_TFA_RESEND_NULL;
+            type = NGX_HTTP_TFA_RESEND_JSON_NULL;
             break;
 
         default:
             /* a number; '{' and '[' (nesting) decline here too */
             p = ngx_http_tfa_resend_scan_number(p, end);
-            type = NGX_HTTP_TFA_RESEND_OTHER;
+            type = NGX_HTTP_TFA_RESEND_JSON_OTHER;
             break;
         }
 
@@ -267,13 +267,13 @@ ngx_http_tfa_resend_scan(const unsigned char *body, size_t len,
         if (i >= 0) {
             /* jansson keeps the last of duplicates: simpler to leave it */
 
-            if (fields[i].type != NGX_HTTP_TFA_RESEND_ABSENT) {
+            if (fields[i].type != NGX_HTTP_TFA_RESEND_JSON_ABSENT) {
                 return 0;
             }
 
             fields[i].type = type;
 
-            if (type == NGX_HTTP_TFA_RESEND_STRING) {
+            if (type == NGX_HTTP_TFA_RESEND_JSON_STRING) {
                 fields[i].data = value + 1;
                 fields[i].len = p - 1 - (value + 1);
             }

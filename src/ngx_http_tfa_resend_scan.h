@@ -12,21 +12,23 @@
 #include <stddef.h>
 
 
-#define NGX_HTTP_TFA_RESEND_ABSENT  0
-#define NGX_HTTP_TFA_RESEND_NULL    1
-#define NGX_HTTP_TFA_RESEND_STRING  2
-#define NGX_HTTP_TFA_RESEND_OTHER   3     /* a number, true or false */
+/* what a field held: its JSON type, or nothing */
+#define NGX_HTTP_TFA_RESEND_JSON_ABSENT        0
+#define NGX_HTTP_TFA_RESEND_JSON_NULL          1
+#define NGX_HTTP_TFA_RESEND_JSON_STRING        2
+#define NGX_HTTP_TFA_RESEND_JSON_OTHER         3  /* a number, true or false */
 
-#define NGX_HTTP_TFA_RESEND_PIN_ID       0
-#define NGX_HTTP_TFA_RESEND_TO           1
-#define NGX_HTTP_TFA_RESEND_CALL_STATUS  2
-#define NGX_HTTP_TFA_RESEND_STATUS       3
-#define NGX_HTTP_TFA_RESEND_NFIELDS      4
+/* the top-level keys read, as indexes into fields[] */
+#define NGX_HTTP_TFA_RESEND_FIELD_PIN_ID       0  /* "pinId" */
+#define NGX_HTTP_TFA_RESEND_FIELD_TO           1  /* "to" */
+#define NGX_HTTP_TFA_RESEND_FIELD_CALL_STATUS  2  /* "callStatus" */
+#define NGX_HTTP_TFA_RESEND_FIELD_STATUS       3  /* "status" */
+#define NGX_HTTP_TFA_RESEND_FIELD_COUNT        4
 
 
 typedef struct {
     int                                      type;
-    const unsigned char                     *data;  /* a STRING's bytes */
+    const unsigned char                     *data;  /* a JSON_STRING's */
     size_t                                   len;
 } ngx_http_tfa_resend_field_t;
 

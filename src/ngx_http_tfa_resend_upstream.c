@@ -16,7 +16,8 @@
 
 
 /* plain text made valid UTF-8: an invalid byte becomes 3 (U+FFFD) */
-#define NGX_HTTP_TFA_RESEND_PLAIN_BUF  (3 * NGX_HTTP_TFA_RESEND_PLAIN_TEXT_MAX)
+#define NGX_HTTP_TFA_RESEND_PLAIN_TEXT_BUF                                   \
+    (3 * NGX_HTTP_TFA_RESEND_PLAIN_TEXT_MAX)
 
 
 static size_t ngx_http_tfa_resend_plain_text(unsigned char *buf,
@@ -31,9 +32,10 @@ static int ngx_http_tfa_resend_upstream_status(json_t *obj,
 
 /*
  * A plain-text upstream body made fit for "text" into buf (3 * len bytes
- * at most): valid UTF-8 as above; C0/C1 control characters and DEL
- * dropped, except that a tab or line break becomes one space so that words
- * on separate lines stay apart; runs of spaces collapsed; trimmed.
+ * at most): valid UTF-8, an invalid byte becoming U+FFFD; C0/C1 control
+ * characters and DEL dropped, except that a tab or line break becomes one
+ * space so that words on separate lines stay apart; runs of spaces
+ * collapsed; trimmed.
  */
 
 static size_t
@@ -223,7 +225,7 @@ ngx_http_tfa_resend_upstream_error(const ngx_http_tfa_resend_answer_t *in,
     size_t                        mid_len, text_len, status_len, len;
     json_t                       *se, *ve;
     const char                   *code;
-    unsigned char                 plain[NGX_HTTP_TFA_RESEND_PLAIN_BUF];
+    unsigned char                 plain[NGX_HTTP_TFA_RESEND_PLAIN_TEXT_BUF];
     const unsigned char          *mid, *text, *status, *s;
     ngx_http_tfa_resend_parts_t   p;
 

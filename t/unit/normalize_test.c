@@ -1,6 +1,7 @@
 
 /*
- * Unit tests for src/ngx_http_tfa_resend_normalize.c (TAP output).  The
+ * Unit tests for the normalizer (TAP output): its entry points in
+ * src/ngx_http_tfa_resend_normalize.c, the status map, the scanner.  The
  * canonical bodies are compared byte for byte.
  */
 
@@ -917,16 +918,16 @@ is_field(const ngx_http_tfa_resend_field_t *f, const char *expected,
     const char *name)
 {
     if (strcmp(expected, ABSENT) == 0) {
-        ok(f->type == NGX_HTTP_TFA_RESEND_ABSENT, name);
+        ok(f->type == NGX_HTTP_TFA_RESEND_JSON_ABSENT, name);
 
     } else if (strcmp(expected, NUL) == 0) {
-        ok(f->type == NGX_HTTP_TFA_RESEND_NULL, name);
+        ok(f->type == NGX_HTTP_TFA_RESEND_JSON_NULL, name);
 
     } else if (strcmp(expected, OTHER) == 0) {
-        ok(f->type == NGX_HTTP_TFA_RESEND_OTHER, name);
+        ok(f->type == NGX_HTTP_TFA_RESEND_JSON_OTHER, name);
 
     } else {
-        ok(f->type == NGX_HTTP_TFA_RESEND_STRING, name);
+        ok(f->type == NGX_HTTP_TFA_RESEND_JSON_STRING, name);
         is_n((const char *) f->data, f->len, expected, name);
     }
 }
@@ -938,7 +939,7 @@ test_scan(void)
     int                           rc;
     char                          name[160];
     const scan_case_t            *c;
-    ngx_http_tfa_resend_field_t   f[NGX_HTTP_TFA_RESEND_NFIELDS];
+    ngx_http_tfa_resend_field_t   f[NGX_HTTP_TFA_RESEND_FIELD_COUNT];
 
     for (c = scan_cases; c->name; c++) {
         rc = ngx_http_tfa_resend_scan((const unsigned char *) c->body,
@@ -950,13 +951,14 @@ test_scan(void)
         }
 
         snprintf(name, sizeof(name), "%s: pinId", c->name);
-        is_field(&f[NGX_HTTP_TFA_RESEND_PIN_ID], c->pin_id, name);
+        is_field(&f[NGX_HTTP_TFA_RESEND_FIELD_PIN_ID], c->pin_id, name);
         snprintf(name, sizeof(name), "%s: to", c->name);
-        is_field(&f[NGX_HTTP_TFA_RESEND_TO], c->to, name);
+        is_field(&f[NGX_HTTP_TFA_RESEND_FIELD_TO], c->to, name);
         snprintf(name, sizeof(name), "%s: callStatus", c->name);
-        is_field(&f[NGX_HTTP_TFA_RESEND_CALL_STATUS], c->call_status, name);
+        is_field(&f[NGX_HTTP_TFA_RESEND_FIELD_CALL_STATUS], c->call_status,
+                 name);
         snprintf(name, sizeof(name), "%s: status", c->name);
-        is_field(&f[NGX_HTTP_TFA_RESEND_STATUS], c->status, name);
+        is_field(&f[NGX_HTTP_TFA_RESEND_FIELD_STATUS], c->status, name);
     }
 }
 
