@@ -46,7 +46,7 @@ static const char  *statuses[] = {
 
 static uint8_t  object[16384];
 
-static const char  *keys[NGX_HTTP_TFA_RESEND_NFIELDS] = {
+static const char  *keys[NGX_HTTP_TFA_RESEND_FIELD_COUNT] = {
     "pinId", "to", "callStatus", "status"
 };
 
@@ -266,7 +266,7 @@ check_scan(const uint8_t *body, size_t len)
     int                           i;
     json_t                       *root, *v;
     json_error_t                  error;
-    ngx_http_tfa_resend_field_t   f[NGX_HTTP_TFA_RESEND_NFIELDS];
+    ngx_http_tfa_resend_field_t   f[NGX_HTTP_TFA_RESEND_FIELD_COUNT];
 
     if (!ngx_http_tfa_resend_scan(body, len, f)) {
         return;
@@ -276,27 +276,27 @@ check_scan(const uint8_t *body, size_t len)
                       JSON_DECODE_ANY | JSON_ALLOW_NUL, &error);
     fuzz_assert(json_is_object(root));
 
-    for (i = 0; i < NGX_HTTP_TFA_RESEND_NFIELDS; i++) {
+    for (i = 0; i < NGX_HTTP_TFA_RESEND_FIELD_COUNT; i++) {
         v = json_object_get(root, keys[i]);
 
         switch (f[i].type) {
 
-        case NGX_HTTP_TFA_RESEND_ABSENT:
+        case NGX_HTTP_TFA_RESEND_JSON_ABSENT:
             fuzz_assert(v == NULL);
             break;
 
-        case NGX_HTTP_TFA_RESEND_NULL:
+        case NGX_HTTP_TFA_RESEND_JSON_NULL:
             fuzz_assert(json_is_null(v));
             break;
 
-        case NGX_HTTP_TFA_RESEND_STRING:
+        case NGX_HTTP_TFA_RESEND_JSON_STRING:
             fuzz_assert(json_is_string(v));
             fuzz_assert(json_string_length(v) == f[i].len
                         && memcmp(json_string_value(v), f[i].data, f[i].len)
                            == 0);
             break;
 
-        case NGX_HTTP_TFA_RESEND_OTHER:
+        case NGX_HTTP_TFA_RESEND_JSON_OTHER:
             fuzz_assert(json_is_number(v) || json_is_boolean(v));
             break;
 

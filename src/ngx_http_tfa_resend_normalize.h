@@ -1,6 +1,6 @@
 
 /*
- * The canonical resend response (shared/reference/canonical-response.md):
+ * The canonical resend response (docs/canonical-response.md):
  * every answer to an intercepted resend request is
  *
  *     {"pinId":...,"to":...,"callStatus":...[,"requestError":{...}]}
@@ -16,13 +16,12 @@
 
 #include <stddef.h>
 
+#include "ngx_http_tfa_resend_status.h"
+#include "ngx_http_tfa_resend_scan.h"
+
 
 /* a plain-text upstream error body is used as "text" only up to this size */
 #define NGX_HTTP_TFA_RESEND_PLAIN_TEXT_MAX  256
-
-
-typedef struct ngx_http_tfa_resend_status_map_s
-    ngx_http_tfa_resend_status_map_t;
 
 
 /*
@@ -65,38 +64,6 @@ typedef struct {
                                       frees it */
 } ngx_http_tfa_resend_canonical_t;
 
-
-ngx_http_tfa_resend_status_map_t *ngx_http_tfa_resend_status_map_create(void);
-
-/*
- * Adds one "from -> canonical" row.  from is an exact value (trimmed,
- * compared case-insensitively), or "~regex" (case-sensitive) / "~*regex"
- * (case-insensitive), PCRE2 over bytes, unanchored like nginx's map, matched
- * against the trimmed upstream value.  canonical must be one of the 11 call
- * status values (exactly, upper case).  Returns 0, or -1 with err set:
- * "unknown callStatus \"X\"", "invalid regex \"R\": ... at offset N",
- * "out of memory".
- */
-int ngx_http_tfa_resend_status_map_add(ngx_http_tfa_resend_status_map_t *map,
-    const unsigned char *from, size_t from_len,
-    const unsigned char *canonical, size_t canonical_len,
-    char *err, size_t errlen);
-
-void ngx_http_tfa_resend_status_map_free(ngx_http_tfa_resend_status_map_t *map);
-
-/* 1 if s is exactly one of the 11 call status values, else 0 */
-int ngx_http_tfa_resend_is_call_status(const unsigned char *s, size_t len);
-
-/*
- * Maps an upstream status value (rules 2-4 of "Reading the upstream
- * status"): trimmed of ASCII white space, then the configured map (exact
- * rows first, then regexes in the order added), then the built-in table
- * (first matching row, in the contract's order).  map and status may be
- * NULL.  Returns one of the 11 static strings.
- */
-const char *ngx_http_tfa_resend_map_status(
-    const ngx_http_tfa_resend_status_map_t *map,
-    const unsigned char *status, size_t len);
 
 /*
  * Upstream answer -> canonical response.  Returns 0, or -1 only when memory
@@ -166,41 +133,9 @@ void ngx_http_tfa_resend_canonical_free(ngx_http_tfa_resend_canonical_t *c);
 /*
  * The two ways through ngx_http_tfa_resend_normalize(), apart, for the unit
  * tests and the differential fuzzer (fuzz/normalize_diff_fuzz.c), which
- * checks that they agree on every input the scanner accepts.
+ * checks that they agree on every input the scanner accepts (the scanner
+ * itself is in ngx_http_tfa_resend_scan.h).
  */
-
-#define NGX_HTTP_TFA_RESEND_ABSENT  0
-#define NGX_HTTP_TFA_RESEND_NULL    1
-#define NGX_HTTP_TFA_RESEND_STRING  2
-#define NGX_HTTP_TFA_RESEND_OTHER   3     /* a number, true or false */
-
-#define NGX_HTTP_TFA_RESEND_PIN_ID       0
-#define NGX_HTTP_TFA_RESEND_TO           1
-#define NGX_HTTP_TFA_RESEND_CALL_STATUS  2
-#define NGX_HTTP_TFA_RESEND_STATUS       3
-#define NGX_HTTP_TFA_RESEND_NFIELDS      4
-
-
-typedef struct {
-    int                                      type;
-    const unsigned char                     *data;  /* a STRING's bytes */
-    size_t                                   len;
-} ngx_http_tfa_resend_field_t;
-
-
-/*
- * The scanner: 1 when body is, exactly by RFC 8259, one JSON object whose
- * values are all strings, numbers, true, false or null, with white space
- * around; fields[] then has the top-level "pinId", "to", "callStatus" and
- * "status" (indexed as above), strings pointing into body.  0 (declined)
- * for anything else, and for what it could read but leaves to jansson: a
- * nested value, a backslash in a string, a number with an exponent or with
- * more than 18 integer digits (jansson refuses some of those), one of the
- * four keys twice.  An input it accepts is one that jansson parses
- * (JSON_DECODE_ANY | JSON_ALLOW_NUL) to an object with the same four values.
- */
-int ngx_http_tfa_resend_scan(const unsigned char *body, size_t len,
-    ngx_http_tfa_resend_field_t *fields);
 
 /* ngx_http_tfa_resend_normalize() without the scanner: jansson only */
 int ngx_http_tfa_resend_normalize_jansson(

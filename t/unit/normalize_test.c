@@ -1,6 +1,7 @@
 
 /*
- * Unit tests for src/ngx_http_tfa_resend_normalize.c (TAP output).  The
+ * Unit tests for the normalizer (TAP output): its entry points in
+ * src/ngx_http_tfa_resend_normalize.c, the status map, the scanner.  The
  * canonical bodies are compared byte for byte.
  */
 
@@ -638,24 +639,33 @@ test_builtin(void)
 
 
 static void
-test_is_call_status(void)
+test_call_status_lookup(void)
 {
-    ok(ngx_http_tfa_resend_is_call_status(S("PROCESSING")),
-       "is_call_status: PROCESSING");
-    ok(ngx_http_tfa_resend_is_call_status(S("ERROR_NO_ANSWER")),
-       "is_call_status: ERROR_NO_ANSWER");
-    ok(ngx_http_tfa_resend_is_call_status(S("UNDEFINED")),
-       "is_call_status: UNDEFINED");
-    ok(!ngx_http_tfa_resend_is_call_status(S("processing")),
-       "is_call_status: case matters");
-    ok(!ngx_http_tfa_resend_is_call_status(S("PROCESSINGX")),
-       "is_call_status: longer");
-    ok(!ngx_http_tfa_resend_is_call_status(S("PROCESS")),
-       "is_call_status: prefix");
-    ok(!ngx_http_tfa_resend_is_call_status(S("")),
-       "is_call_status: empty");
-    ok(!ngx_http_tfa_resend_is_call_status(NULL, 0),
-       "is_call_status: NULL");
+    char         copy[] = "ERROR_USER_BUSY";
+    const char  *v;
+
+    v = ngx_http_tfa_resend_call_status_lookup(S("PROCESSING"));
+    is(v, "PROCESSING", "call_status_lookup: PROCESSING");
+    v = ngx_http_tfa_resend_call_status_lookup(S("ERROR_NO_ANSWER"));
+    is(v, "ERROR_NO_ANSWER", "call_status_lookup: ERROR_NO_ANSWER");
+    v = ngx_http_tfa_resend_call_status_lookup(S("UNDEFINED"));
+    is(v, "UNDEFINED", "call_status_lookup: UNDEFINED");
+
+    v = ngx_http_tfa_resend_call_status_lookup((unsigned char *) copy,
+                                               sizeof(copy) - 1);
+    is(v, "ERROR_USER_BUSY", "call_status_lookup: a caller's copy");
+    ok(v != copy, "call_status_lookup: gives the static copy");
+
+    ok(ngx_http_tfa_resend_call_status_lookup(S("processing")) == NULL,
+       "call_status_lookup: case matters");
+    ok(ngx_http_tfa_resend_call_status_lookup(S("PROCESSINGX")) == NULL,
+       "call_status_lookup: longer");
+    ok(ngx_http_tfa_resend_call_status_lookup(S("PROCESS")) == NULL,
+       "call_status_lookup: prefix");
+    ok(ngx_http_tfa_resend_call_status_lookup(S("")) == NULL,
+       "call_status_lookup: empty");
+    ok(ngx_http_tfa_resend_call_status_lookup(NULL, 0) == NULL,
+       "call_status_lookup: NULL");
 }
 
 
@@ -908,16 +918,16 @@ is_field(const ngx_http_tfa_resend_field_t *f, const char *expected,
     const char *name)
 {
     if (strcmp(expected, ABSENT) == 0) {
-        ok(f->type == NGX_HTTP_TFA_RESEND_ABSENT, name);
+        ok(f->type == NGX_HTTP_TFA_RESEND_JSON_ABSENT, name);
 
     } else if (strcmp(expected, NUL) == 0) {
-        ok(f->type == NGX_HTTP_TFA_RESEND_NULL, name);
+        ok(f->type == NGX_HTTP_TFA_RESEND_JSON_NULL, name);
 
     } else if (strcmp(expected, OTHER) == 0) {
-        ok(f->type == NGX_HTTP_TFA_RESEND_OTHER, name);
+        ok(f->type == NGX_HTTP_TFA_RESEND_JSON_OTHER, name);
 
     } else {
-        ok(f->type == NGX_HTTP_TFA_RESEND_STRING, name);
+        ok(f->type == NGX_HTTP_TFA_RESEND_JSON_STRING, name);
         is_n((const char *) f->data, f->len, expected, name);
     }
 }
@@ -929,7 +939,7 @@ test_scan(void)
     int                           rc;
     char                          name[160];
     const scan_case_t            *c;
-    ngx_http_tfa_resend_field_t   f[NGX_HTTP_TFA_RESEND_NFIELDS];
+    ngx_http_tfa_resend_field_t   f[NGX_HTTP_TFA_RESEND_FIELD_COUNT];
 
     for (c = scan_cases; c->name; c++) {
         rc = ngx_http_tfa_resend_scan((const unsigned char *) c->body,
@@ -941,13 +951,14 @@ test_scan(void)
         }
 
         snprintf(name, sizeof(name), "%s: pinId", c->name);
-        is_field(&f[NGX_HTTP_TFA_RESEND_PIN_ID], c->pin_id, name);
+        is_field(&f[NGX_HTTP_TFA_RESEND_FIELD_PIN_ID], c->pin_id, name);
         snprintf(name, sizeof(name), "%s: to", c->name);
-        is_field(&f[NGX_HTTP_TFA_RESEND_TO], c->to, name);
+        is_field(&f[NGX_HTTP_TFA_RESEND_FIELD_TO], c->to, name);
         snprintf(name, sizeof(name), "%s: callStatus", c->name);
-        is_field(&f[NGX_HTTP_TFA_RESEND_CALL_STATUS], c->call_status, name);
+        is_field(&f[NGX_HTTP_TFA_RESEND_FIELD_CALL_STATUS], c->call_status,
+                 name);
         snprintf(name, sizeof(name), "%s: status", c->name);
-        is_field(&f[NGX_HTTP_TFA_RESEND_STATUS], c->status, name);
+        is_field(&f[NGX_HTTP_TFA_RESEND_FIELD_STATUS], c->status, name);
     }
 }
 
@@ -1341,7 +1352,7 @@ int
 main(void)
 {
     test_builtin();
-    test_is_call_status();
+    test_call_status_lookup();
     test_map();
     test_normalize();
     test_scan();
