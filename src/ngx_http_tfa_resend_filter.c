@@ -16,9 +16,9 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tfa_resend_module.h"
-#include "ngx_http_tfa_resend_handler.h"
 #include "ngx_http_tfa_resend_check.h"
 #include "ngx_http_tfa_resend_normalize.h"
+#include "ngx_http_tfa_resend_response.h"
 
 
 static ngx_int_t ngx_http_tfa_resend_header_filter(ngx_http_request_t *r);
@@ -33,15 +33,12 @@ static ngx_int_t ngx_http_tfa_resend_collect(ngx_http_request_t *r,
     ngx_http_tfa_resend_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_tfa_resend_answer_upstream(ngx_http_request_t *r,
     ngx_http_tfa_resend_ctx_t *ctx);
-static ngx_int_t ngx_http_tfa_resend_prepare(ngx_http_request_t *r,
-    ngx_http_tfa_resend_ctx_t *ctx, ngx_http_tfa_resend_canonical_t *c);
-static ngx_int_t ngx_http_tfa_resend_send_prepared(ngx_http_request_t *r,
+static ngx_int_t ngx_http_tfa_resend_send_answer(ngx_http_request_t *r,
     ngx_http_tfa_resend_ctx_t *ctx);
 static ngx_int_t ngx_http_tfa_resend_upstream_failed(ngx_http_request_t *r);
 static void ngx_http_tfa_resend_upstream_finalize(ngx_http_request_t *r,
     ngx_int_t rc);
 static void ngx_http_tfa_resend_status_map_cleanup(void *data);
-static void *ngx_http_tfa_resend_pool_alloc(void *data, size_t size);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -118,64 +115,6 @@ static void
 ngx_http_tfa_resend_status_map_cleanup(void *data)
 {
     ngx_http_tfa_resend_status_map_free(data);
-}
-
-
-/*
- * The normalizer's allocator: the canonical body is written straight into
- * the request's pool, and sent from there.
- */
-
-static void *
-ngx_http_tfa_resend_pool_alloc(void *data, size_t size)
-{
-    return ngx_pnalloc((ngx_pool_t *) data, size);
-}
-
-
-ngx_int_t
-ngx_http_tfa_resend_send_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *message_id, const char *text)
-{
-    ngx_int_t                         rc;
-    ngx_http_tfa_resend_ctx_t        *ctx;
-    ngx_http_tfa_resend_canonical_t   c;
-    ngx_http_tfa_resend_allocator_t   pool;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_tfa_resend_module);
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    pool.alloc = ngx_http_tfa_resend_pool_alloc;
-    pool.data = r->pool;
-
-    /* the client may still be sending a body nobody will read */
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (ngx_http_tfa_resend_canonical_error((int) status,
-                                            ctx->pin_id.len
-                                                ? ctx->pin_id.data : NULL,
-                                            ctx->pin_id.len,
-                                            message_id, text, NULL, &pool, &c)
-        != 0)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_http_tfa_resend_prepare(r, ctx, &c) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    /* the body is canonical already: the filters let it through */
-
-    ctx->own_response = 1;
-
-    return ngx_http_tfa_resend_send_prepared(r, ctx);
 }
 
 
@@ -342,7 +281,7 @@ ngx_http_tfa_resend_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             cl->buf->file_pos = cl->buf->file_last;
         }
 
-        return ngx_http_tfa_resend_send_prepared(r, ctx);
+        return ngx_http_tfa_resend_send_answer(r, ctx);
     }
 
     rc = ngx_http_tfa_resend_collect(r, ctx, in);
@@ -626,88 +565,20 @@ ngx_http_tfa_resend_answer_upstream(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    return ngx_http_tfa_resend_send_prepared(r, ctx);
+    return ngx_http_tfa_resend_send_answer(r, ctx);
 }
 
 
 /*
- * Makes the canonical answer, written in the request's pool by the
- * normalizer, the buffer to send, and sets the response headers for it.
+ * Sends the prepared answer's body down the rest of the body filters, in
+ * place of the upstream's or nginx's own body (the header has gone on).
  */
 
 static ngx_int_t
-ngx_http_tfa_resend_prepare(ngx_http_request_t *r,
-    ngx_http_tfa_resend_ctx_t *ctx, ngx_http_tfa_resend_canonical_t *c)
-{
-    ngx_buf_t  *b;
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        ngx_http_tfa_resend_canonical_free(c);
-        return NGX_ERROR;
-    }
-
-    b->start = (u_char *) c->body;
-    b->pos = b->start;
-    b->last = b->start + c->body_len;
-    b->end = b->last;
-    b->temporary = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    ctx->answer = b;
-    ctx->call_status = c->call_status;
-
-    r->headers_out.status = c->status;
-    r->headers_out.status_line.len = 0;
-    r->err_status = 0;
-
-    ngx_http_tfa_resend_canonical_free(c);
-
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.charset.len = 0;
-
-    r->headers_out.content_length_n = b->last - b->pos;
-
-    if (r->headers_out.content_length) {
-        r->headers_out.content_length->hash = 0;
-        r->headers_out.content_length = NULL;
-    }
-
-    if (r->headers_out.content_encoding) {
-        r->headers_out.content_encoding->hash = 0;
-        r->headers_out.content_encoding = NULL;
-    }
-
-    ngx_http_clear_accept_ranges(r);
-    ngx_http_clear_last_modified(r);
-    ngx_http_clear_etag(r);
-
-    r->allow_ranges = 0;
-
-    return NGX_OK;
-}
-
-
-/* sends the prepared answer's body (and its header, for send_error) */
-
-static ngx_int_t
-ngx_http_tfa_resend_send_prepared(ngx_http_request_t *r,
+ngx_http_tfa_resend_send_answer(ngx_http_request_t *r,
     ngx_http_tfa_resend_ctx_t *ctx)
 {
-    ngx_int_t     rc;
-    ngx_chain_t   out;
-
-    if (ctx->own_response && !r->header_sent) {
-        rc = ngx_http_send_header(r);
-
-        if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-            ctx->sent = 1;
-            return rc;
-        }
-    }
+    ngx_chain_t  out;
 
     ctx->sent = 1;
 
@@ -717,10 +588,6 @@ ngx_http_tfa_resend_send_prepared(ngx_http_request_t *r,
 
     out.buf = ctx->answer;
     out.next = NULL;
-
-    if (ctx->own_response) {
-        return ngx_http_output_filter(r, &out);
-    }
 
     return ngx_http_next_body_filter(r, &out);
 }

@@ -23,6 +23,7 @@
 #include "ngx_http_tfa_resend_check.h"
 #include "ngx_http_tfa_resend_credentials.h"
 #include "ngx_http_tfa_resend_handler.h"
+#include "ngx_http_tfa_resend_response.h"
 
 
 static ngx_int_t ngx_http_tfa_resend_precontent_handler(
@@ -586,40 +587,4 @@ static void
 ngx_http_tfa_resend_pattern_cleanup(void *data)
 {
     ngx_http_tfa_resend_pattern_free(data);
-}
-
-
-/*
- * The request's resend state.  Besides the phase handler, the filter makes
- * it for a resend that nginx answered before the phases ran (a body over
- * client_max_body_size is refused while the location is chosen).
- */
-
-ngx_http_tfa_resend_ctx_t *
-ngx_http_tfa_resend_create_ctx(ngx_http_request_t *r,
-    ngx_http_tfa_resend_loc_conf_t *lcf, const u_char *pin, size_t len)
-{
-    ngx_http_tfa_resend_ctx_t  *ctx;
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_tfa_resend_ctx_t));
-    if (ctx == NULL) {
-        return NULL;
-    }
-
-    ngx_http_set_ctx(r, ctx, ngx_http_tfa_resend_module);
-
-    /* $tfa_resend_pin_id and the canonical body carry only a valid pinId */
-
-    if (len && ngx_http_tfa_resend_pattern_match(lcf->pin_pattern, pin, len))
-    {
-        ctx->pin_id.data = ngx_pnalloc(r->pool, len);
-        if (ctx->pin_id.data == NULL) {
-            return NULL;
-        }
-
-        ngx_memcpy(ctx->pin_id.data, pin, len);
-        ctx->pin_id.len = len;
-    }
-
-    return ctx;
 }

@@ -108,13 +108,6 @@ ngx_int_t ngx_http_tfa_resend_limit_request(ngx_http_request_t *r,
 ngx_int_t ngx_http_tfa_resend_filter_init(ngx_conf_t *cf);
 char *ngx_http_tfa_resend_status_map(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-/*
- * Sends a canonical error response made by the module itself (400, 405,
- * 415, 429, 503 ...) and returns what the caller returns to nginx (as
- * ngx_http_send_header / ngx_http_output_filter do).
- */
-ngx_int_t ngx_http_tfa_resend_send_error(ngx_http_request_t *r,
-    ngx_uint_t status, const char *message_id, const char *text);
 
 
 extern ngx_module_t  ngx_http_tfa_resend_module;
