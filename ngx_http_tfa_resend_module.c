@@ -13,9 +13,11 @@
 
 #include "ngx_http_tfa_resend_module.h"
 #include "ngx_http_tfa_resend_credentials.h"
+#include "ngx_http_tfa_resend_filter.h"
 #include "ngx_http_tfa_resend_handler.h"
 #include "ngx_http_tfa_resend_limit.h"
 #include "ngx_http_tfa_resend_redis.h"
+#include "ngx_http_tfa_resend_variables.h"
 
 
 static ngx_int_t ngx_http_tfa_resend_preconfiguration(ngx_conf_t *cf);

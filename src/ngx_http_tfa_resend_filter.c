@@ -17,6 +17,7 @@
 
 #include "ngx_http_tfa_resend_module.h"
 #include "ngx_http_tfa_resend_check.h"
+#include "ngx_http_tfa_resend_filter.h"
 #include "ngx_http_tfa_resend_normalize.h"
 #include "ngx_http_tfa_resend_response.h"
 

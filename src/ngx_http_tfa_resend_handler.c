@@ -23,6 +23,7 @@
 #include "ngx_http_tfa_resend_check.h"
 #include "ngx_http_tfa_resend_credentials.h"
 #include "ngx_http_tfa_resend_handler.h"
+#include "ngx_http_tfa_resend_limit.h"
 #include "ngx_http_tfa_resend_response.h"
 
 

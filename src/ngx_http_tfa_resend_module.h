@@ -42,6 +42,14 @@ typedef struct {
 } ngx_http_tfa_resend_loc_conf_t;
 
 
+/* ctx->limit_state: what the limiter made of the resend */
+#define NGX_HTTP_TFA_RESEND_LIMIT_NONE              0  /* not asked */
+#define NGX_HTTP_TFA_RESEND_LIMIT_PENDING           1  /* a remote store */
+#define NGX_HTTP_TFA_RESEND_LIMIT_PASSED            2
+#define NGX_HTTP_TFA_RESEND_LIMIT_REJECTED          3
+#define NGX_HTTP_TFA_RESEND_LIMIT_REJECTED_DRY_RUN  4
+
+
 /*
  * Per-request state.  It exists only for an intercepted resend (a request
  * of the resend shape in a location with tfa_resend on): its presence is
@@ -82,32 +90,6 @@ typedef struct {
     unsigned                    timed_out:1;
     unsigned                    sent:1;
 } ngx_http_tfa_resend_ctx_t;
-
-
-ngx_int_t ngx_http_tfa_resend_add_variables(ngx_conf_t *cf);
-
-/* src/ngx_http_tfa_resend_limit.c */
-#define NGX_HTTP_TFA_RESEND_LIMIT_NONE              0  /* not asked */
-#define NGX_HTTP_TFA_RESEND_LIMIT_PENDING           1  /* a remote store */
-#define NGX_HTTP_TFA_RESEND_LIMIT_PASSED            2
-#define NGX_HTTP_TFA_RESEND_LIMIT_REJECTED          3
-#define NGX_HTTP_TFA_RESEND_LIMIT_REJECTED_DRY_RUN  4
-/*
- * Admits (and counts) the intercepted resend in ctx under the location's
- * tfa_resend_limit.  Returns NGX_DECLINED to go on (admitted, a dry-run
- * rejection, or no limit here), else the rc of the 429/503 it sent; or
- * NGX_AGAIN when a remote store answers later: the caller returns, and the
- * limiter calls it again once the answer is in (the request body's
- * post_handler when there is one, else ngx_http_core_run_phases), and this
- * call then returns the decision.
- */
-ngx_int_t ngx_http_tfa_resend_limit_request(ngx_http_request_t *r,
-    ngx_http_tfa_resend_ctx_t *ctx);
-
-/* src/ngx_http_tfa_resend_filter.c */
-ngx_int_t ngx_http_tfa_resend_filter_init(ngx_conf_t *cf);
-char *ngx_http_tfa_resend_status_map(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 
 
 extern ngx_module_t  ngx_http_tfa_resend_module;

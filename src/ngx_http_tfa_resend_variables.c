@@ -11,6 +11,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tfa_resend_module.h"
+#include "ngx_http_tfa_resend_variables.h"
 
 
 static ngx_int_t ngx_http_tfa_resend_pin_id_variable(ngx_http_request_t *r,
