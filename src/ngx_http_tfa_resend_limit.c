@@ -23,14 +23,18 @@
 #include "ngx_http_tfa_resend_redis.h"
 
 
+typedef struct ngx_http_tfa_resend_limit_admission_s
+    ngx_http_tfa_resend_limit_admission_t;
+
+
 /* one admission: the store operation and what its refund needs */
 
-typedef struct {
+struct ngx_http_tfa_resend_limit_admission_s {
     ngx_http_tfa_resend_store_op_t      op;
     ngx_http_request_t                 *request;
     ngx_http_tfa_resend_store_t        *store;
     ngx_http_event_handler_pt           resume;   /* after NGX_AGAIN */
-} ngx_http_tfa_resend_limit_admission_t;
+};
 
 
 static ngx_int_t ngx_http_tfa_resend_limit_decide(ngx_http_request_t *r,

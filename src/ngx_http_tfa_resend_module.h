@@ -13,6 +13,15 @@
 #include <ngx_http.h>
 
 
+/*
+ * The configuration and per-request structs, shared by every file of the
+ * module.  The types they point to belong to other files (the pattern to
+ * check, the store to store.h, the status map to normalize, the admission
+ * to limit); they are named here by their struct tags, so that this header
+ * includes none of those files' headers.
+ */
+
+
 typedef struct {
     ngx_flag_t                  used;     /* some location has tfa_resend on */
 
@@ -38,7 +47,7 @@ typedef struct {
     /* normalizer */
     ngx_flag_t                  normalize;
     size_t                      max_response_size;
-    void                       *status_map;  /* ..._status_map_t, or NULL */
+    struct ngx_http_tfa_resend_status_map_s  *status_map;  /* or NULL */
 } ngx_http_tfa_resend_loc_conf_t;
 
 
@@ -69,7 +78,8 @@ typedef struct {
     ngx_uint_t                  limit_limit;      /* N */
     ngx_uint_t                  limit_remaining;
     ngx_msec_t                  limit_retry_after;  /* ms, if rejected */
-    void                       *limit_admission;  /* pending: a store op */
+    /* while a remote store decides: the admission it answers */
+    struct ngx_http_tfa_resend_limit_admission_s  *limit_admission;
     unsigned                    limit_inspected:1;  /* not admitted: asked */
     unsigned                    limit_headers:1;    /* X-RateLimit-* set */
 
