@@ -46,79 +46,6 @@ static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
-ngx_int_t
-ngx_http_tfa_resend_filter_init(ngx_conf_t *cf)
-{
-    ngx_http_next_header_filter = ngx_http_top_header_filter;
-    ngx_http_top_header_filter = ngx_http_tfa_resend_header_filter;
-
-    ngx_http_next_body_filter = ngx_http_top_body_filter;
-    ngx_http_top_body_filter = ngx_http_tfa_resend_body_filter;
-
-    return NGX_OK;
-}
-
-
-/* tfa_resend_status_map FROM CANONICAL; */
-
-char *
-ngx_http_tfa_resend_status_map(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_tfa_resend_loc_conf_t *lcf = conf;
-
-    char                 err[256];
-    ngx_str_t           *value;
-    ngx_pool_cleanup_t  *cln;
-
-    value = cf->args->elts;
-
-    if (lcf->status_map == NULL) {
-        lcf->status_map = ngx_http_tfa_resend_status_map_create();
-        if (lcf->status_map == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        cln = ngx_pool_cleanup_add(cf->pool, 0);
-        if (cln == NULL) {
-            ngx_http_tfa_resend_status_map_free(lcf->status_map);
-            lcf->status_map = NULL;
-            return NGX_CONF_ERROR;
-        }
-
-        cln->handler = ngx_http_tfa_resend_status_map_cleanup;
-        cln->data = lcf->status_map;
-    }
-
-    if (ngx_http_tfa_resend_status_map_add(lcf->status_map,
-                                           value[1].data, value[1].len,
-                                           value[2].data, value[2].len,
-                                           err, sizeof(err))
-        != 0)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid tfa_resend_status_map \"%V %V\": %s "
-                           "(a callStatus is one of BAD_REQUEST, PROCESSING, "
-                           "PROCESSED, ANSWERED_MACHINE, ERROR, "
-                           "ERROR_NOT_ENOUGH_CREDITS, "
-                           "ERROR_NETWORK_NOT_AVAILABLE, "
-                           "ERROR_ROUTE_NOT_AVAILABLE, ERROR_USER_BUSY, "
-                           "ERROR_NO_ANSWER, UNDEFINED)",
-                           &value[1], &value[2], err);
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static void
-ngx_http_tfa_resend_status_map_cleanup(void *data)
-{
-    ngx_http_tfa_resend_status_map_free(data);
-}
-
-
 static ngx_int_t
 ngx_http_tfa_resend_header_filter(ngx_http_request_t *r)
 {
@@ -591,4 +518,77 @@ ngx_http_tfa_resend_send_answer(ngx_http_request_t *r,
     out.next = NULL;
 
     return ngx_http_next_body_filter(r, &out);
+}
+
+
+/* tfa_resend_status_map FROM CANONICAL; */
+
+char *
+ngx_http_tfa_resend_status_map(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_tfa_resend_loc_conf_t *lcf = conf;
+
+    char                 err[256];
+    ngx_str_t           *value;
+    ngx_pool_cleanup_t  *cln;
+
+    value = cf->args->elts;
+
+    if (lcf->status_map == NULL) {
+        lcf->status_map = ngx_http_tfa_resend_status_map_create();
+        if (lcf->status_map == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            ngx_http_tfa_resend_status_map_free(lcf->status_map);
+            lcf->status_map = NULL;
+            return NGX_CONF_ERROR;
+        }
+
+        cln->handler = ngx_http_tfa_resend_status_map_cleanup;
+        cln->data = lcf->status_map;
+    }
+
+    if (ngx_http_tfa_resend_status_map_add(lcf->status_map,
+                                           value[1].data, value[1].len,
+                                           value[2].data, value[2].len,
+                                           err, sizeof(err))
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid tfa_resend_status_map \"%V %V\": %s "
+                           "(a callStatus is one of BAD_REQUEST, PROCESSING, "
+                           "PROCESSED, ANSWERED_MACHINE, ERROR, "
+                           "ERROR_NOT_ENOUGH_CREDITS, "
+                           "ERROR_NETWORK_NOT_AVAILABLE, "
+                           "ERROR_ROUTE_NOT_AVAILABLE, ERROR_USER_BUSY, "
+                           "ERROR_NO_ANSWER, UNDEFINED)",
+                           &value[1], &value[2], err);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_tfa_resend_status_map_cleanup(void *data)
+{
+    ngx_http_tfa_resend_status_map_free(data);
+}
+
+
+ngx_int_t
+ngx_http_tfa_resend_filter_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_tfa_resend_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_tfa_resend_body_filter;
+
+    return NGX_OK;
 }

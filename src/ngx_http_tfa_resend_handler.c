@@ -44,25 +44,6 @@ static ngx_int_t ngx_http_tfa_resend_add_pattern_cleanup(ngx_conf_t *cf,
     ngx_http_tfa_resend_pattern_t *p);
 
 
-ngx_int_t
-ngx_http_tfa_resend_handler_init(ngx_conf_t *cf)
-{
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
-
-    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
-
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    *h = ngx_http_tfa_resend_precontent_handler;
-
-    return NGX_OK;
-}
-
-
 static ngx_int_t
 ngx_http_tfa_resend_precontent_handler(ngx_http_request_t *r)
 {
@@ -588,4 +569,23 @@ static void
 ngx_http_tfa_resend_pattern_cleanup(void *data)
 {
     ngx_http_tfa_resend_pattern_free(data);
+}
+
+
+ngx_int_t
+ngx_http_tfa_resend_handler_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_tfa_resend_precontent_handler;
+
+    return NGX_OK;
 }

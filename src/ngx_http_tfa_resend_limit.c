@@ -383,16 +383,6 @@ ngx_http_tfa_resend_limit_window(u_char *p, ngx_msec_t ms)
 }
 
 
-ngx_int_t
-ngx_http_tfa_resend_limit_init(ngx_conf_t *cf)
-{
-    ngx_http_next_header_filter = ngx_http_top_header_filter;
-    ngx_http_top_header_filter = ngx_http_tfa_resend_limit_header_filter;
-
-    return NGX_OK;
-}
-
-
 /*
  * X-RateLimit-Limit and X-RateLimit-Remaining on every response to an
  * intercepted resend in a limited location (Retry-After on a rejection):
@@ -776,4 +766,14 @@ ngx_http_tfa_resend_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     lcf->limit_store = shm_zone->data;
 
     return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_http_tfa_resend_limit_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_tfa_resend_limit_header_filter;
+
+    return NGX_OK;
 }
