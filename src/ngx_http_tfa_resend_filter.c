@@ -392,7 +392,7 @@ ngx_http_tfa_resend_upstream_finalize(ngx_http_request_t *r, ngx_int_t rc)
     }
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "tfa resend: upstream answer aborted");
+                   "tfa_resend: upstream answer aborted");
 
     ctx->cut_short = 1;
 

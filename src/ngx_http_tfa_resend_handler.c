@@ -77,7 +77,7 @@ ngx_http_tfa_resend_precontent_handler(ngx_http_request_t *r)
         /* made elsewhere (the filter): never let it skip the checks */
 
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "tfa resend: request state made before the checks");
+                      "tfa_resend: request state made before the checks");
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -86,7 +86,7 @@ ngx_http_tfa_resend_precontent_handler(ngx_http_request_t *r)
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "tfa resend: intercepting \"%V\"", &r->uri);
+                   "tfa_resend: intercepting \"%V\"", &r->uri);
 
     ctx = ngx_http_tfa_resend_create_ctx(r, lcf, pin, len);
     if (ctx == NULL) {
@@ -219,7 +219,7 @@ ngx_http_tfa_resend_check_request_body(ngx_http_request_t *r)
         != 0)
     {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "tfa resend: invalid request body: %s", reason);
+                      "tfa_resend: invalid request body: %s", reason);
 
         return ngx_http_tfa_resend_send_error(r, NGX_HTTP_BAD_REQUEST,
                                               "BAD_REQUEST", reason);
@@ -303,7 +303,8 @@ ngx_http_tfa_resend_body_data(ngx_http_request_t *r, ngx_str_t *body)
 
         if ((size_t) n != size) {
             ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                          ngx_read_file_n " read only %z of %uz from \"%V\"",
+                          "tfa_resend: " ngx_read_file_n
+                          " read only %z of %uz from \"%V\"",
                           n, size, &b->file->name);
             return NGX_ERROR;
         }
@@ -356,7 +357,7 @@ ngx_http_tfa_resend_refuse(ngx_http_request_t *r, ngx_uint_t status,
     const char *message_id, const char *text)
 {
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "tfa resend: refused with %ui: %s", status, text);
+                  "tfa_resend: refused with %ui: %s", status, text);
 
     ngx_http_finalize_request(r,
                      ngx_http_tfa_resend_send_error(r, status, message_id,
@@ -404,7 +405,7 @@ ngx_http_tfa_resend_content_handler(ngx_http_request_t *r)
         && ctx->create_request == NULL)
     {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "tfa resend: upstream request deferred");
+                       "tfa_resend: upstream request deferred");
 
         ctx->create_request = u->create_request;
         u->create_request = ngx_http_tfa_resend_create_request;

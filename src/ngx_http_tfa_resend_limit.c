@@ -204,8 +204,9 @@ ngx_http_tfa_resend_limit_decide(ngx_http_request_t *r,
         level = lcf->limit_log_level;
 
         ngx_log_error(level, r->connection->log, 0,
-                      "limiting resends%s of pinId \"%V\" by zone \"%V\": "
-                      "%ui in the last %M ms, retry after %M ms",
+                      "tfa_resend: limiting resends%s of pinId \"%V\" by "
+                      "zone \"%V\": %ui in the last %M ms, retry after "
+                      "%M ms",
                       lcf->limit_dry_run ? ", dry run," : "",
                       &ctx->pin_id, &store->name, store->limit,
                       store->window, op->retry_after);
@@ -238,9 +239,9 @@ ngx_http_tfa_resend_limit_decide(ngx_http_request_t *r,
         ctx->limit_remaining = 0;
 
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "tfa_resend_limit_zone \"%V\" is full: no room for "
-                      "pinId \"%V\"%s; every tracked pinId is within its "
-                      "window, make the zone larger",
+                      "tfa_resend: tfa_resend_limit_zone \"%V\" is full: "
+                      "no room for pinId \"%V\"%s; every tracked pinId is "
+                      "within its window, make the zone larger",
                       &store->name, &ctx->pin_id,
                       lcf->limit_dry_run ? " (dry run, let through)" : "");
 
@@ -260,8 +261,8 @@ ngx_http_tfa_resend_limit_decide(ngx_http_request_t *r,
 
     default: /* NGX_ERROR */
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "tfa_resend_limit_zone \"%V\" (%V store) failed for "
-                      "pinId \"%V\"",
+                      "tfa_resend: tfa_resend_limit_zone \"%V\" (%V store) "
+                      "failed for pinId \"%V\"",
                       &store->name, &store->type->name, &ctx->pin_id);
 
         ctx->limit_state = NGX_HTTP_TFA_RESEND_LIMIT_REJECTED;
@@ -347,9 +348,9 @@ ngx_http_tfa_resend_limit_refund(void *data)
     (void) store->type->refund(store, &adm->op);
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "tfa_resend_limit refunded the resend of pinId \"%V\" "
-                  "in zone \"%V\": the upstream's status was %ui, "
-                  "the client's %ui",
+                  "tfa_resend: tfa_resend_limit refunded the resend of "
+                  "pinId \"%V\" in zone \"%V\": the upstream's status "
+                  "was %ui, the client's %ui",
                   &adm->op.key, &store->name, status, sent);
 }
 
