@@ -27,7 +27,7 @@ static ngx_int_t ngx_http_tfa_resend_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_http_tfa_resend_ctx_t *ngx_http_tfa_resend_early_ctx(
     ngx_http_request_t *r, ngx_http_tfa_resend_loc_conf_t *lcf);
-static int ngx_http_tfa_resend_nginx_answer(ngx_http_request_t *r,
+static ngx_int_t ngx_http_tfa_resend_nginx_answer(ngx_http_request_t *r,
     ngx_http_tfa_resend_ctx_t *ctx, ngx_uint_t status,
     ngx_http_tfa_resend_canonical_t *c);
 static ngx_int_t ngx_http_tfa_resend_collect(ngx_http_request_t *r,
@@ -79,7 +79,7 @@ ngx_http_tfa_resend_header_filter(ngx_http_request_t *r)
          * timed out, error_page ...): its HTML page is replaced as a whole
          */
 
-        if (ngx_http_tfa_resend_nginx_answer(r, ctx, status, &c) != 0) {
+        if (ngx_http_tfa_resend_nginx_answer(r, ctx, status, &c) != NGX_OK) {
             return NGX_ERROR;
         }
 
@@ -145,20 +145,16 @@ ngx_http_tfa_resend_early_ctx(ngx_http_request_t *r,
  * a 502 or 504 with an upstream is the upstream failing to answer.
  */
 
-static int
+static ngx_int_t
 ngx_http_tfa_resend_nginx_answer(ngx_http_request_t *r,
     ngx_http_tfa_resend_ctx_t *ctx, ngx_uint_t status,
     ngx_http_tfa_resend_canonical_t *c)
 {
-    const char                       *message_id, *text, *call_status;
-    ngx_http_tfa_resend_allocator_t   pool;
+    const char  *message_id, *text, *call_status;
 
     message_id = NULL;
     text = NULL;
     call_status = NULL;
-
-    pool.alloc = ngx_http_tfa_resend_pool_alloc;
-    pool.data = r->pool;
 
     if (r->upstream && status == NGX_HTTP_GATEWAY_TIME_OUT) {
         message_id = "UPSTREAM_TIMEOUT";
@@ -171,11 +167,8 @@ ngx_http_tfa_resend_nginx_answer(ngx_http_request_t *r,
         call_status = "ERROR";
     }
 
-    return ngx_http_tfa_resend_canonical_error((int) status,
-                                               ctx->pin_id.len
-                                               ? ctx->pin_id.data : NULL,
-                                               ctx->pin_id.len, message_id,
-                                               text, call_status, &pool, c);
+    return ngx_http_tfa_resend_error_answer(r, ctx, status, message_id, text,
+                                            call_status, c);
 }
 
 
@@ -404,7 +397,6 @@ static ngx_int_t
 ngx_http_tfa_resend_answer_upstream(ngx_http_request_t *r,
     ngx_http_tfa_resend_ctx_t *ctx)
 {
-    int                               rc;
     ngx_uint_t                        status;
     const char                       *text, *message_id;
     ngx_http_upstream_t              *u;
@@ -415,9 +407,6 @@ ngx_http_tfa_resend_answer_upstream(ngx_http_request_t *r,
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_tfa_resend_module);
     u = r->upstream;
-
-    pool.alloc = ngx_http_tfa_resend_pool_alloc;
-    pool.data = r->pool;
 
     text = NULL;
     status = NGX_HTTP_BAD_GATEWAY;
@@ -451,11 +440,17 @@ ngx_http_tfa_resend_answer_upstream(ngx_http_request_t *r,
                       "tfa_resend: %s (status %ui, %O bytes)", text,
                       ctx->upstream_status, (off_t) ctx->received);
 
-        rc = ngx_http_tfa_resend_canonical_error((int) status,
-                 ctx->pin_id.len ? ctx->pin_id.data : NULL, ctx->pin_id.len,
-                 message_id, text, "ERROR", &pool, &c);
+        if (ngx_http_tfa_resend_error_answer(r, ctx, status, message_id,
+                                             text, "ERROR", &c)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
 
     } else {
+        pool.alloc = ngx_http_tfa_resend_pool_alloc;
+        pool.data = r->pool;
+
         ngx_memzero(&in, sizeof(ngx_http_tfa_resend_answer_t));
 
         in.status = (int) ctx->upstream_status;
@@ -478,11 +473,9 @@ ngx_http_tfa_resend_answer_upstream(ngx_http_request_t *r,
         in.map = lcf->status_map;
         in.allocator = &pool;
 
-        rc = ngx_http_tfa_resend_normalize(&in, &c);
-    }
-
-    if (rc != 0) {
-        return NGX_ERROR;
+        if (ngx_http_tfa_resend_normalize(&in, &c) != 0) {
+            return NGX_ERROR;
+        }
     }
 
     if (ngx_http_tfa_resend_prepare(r, ctx, &c) != NGX_OK) {

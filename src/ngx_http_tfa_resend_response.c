@@ -64,15 +64,11 @@ ngx_http_tfa_resend_send_error(ngx_http_request_t *r, ngx_uint_t status,
     ngx_chain_t                       out;
     ngx_http_tfa_resend_ctx_t        *ctx;
     ngx_http_tfa_resend_canonical_t   c;
-    ngx_http_tfa_resend_allocator_t   pool;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tfa_resend_module);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    pool.alloc = ngx_http_tfa_resend_pool_alloc;
-    pool.data = r->pool;
 
     /* the client may still be sending a body nobody will read */
 
@@ -81,12 +77,9 @@ ngx_http_tfa_resend_send_error(ngx_http_request_t *r, ngx_uint_t status,
         return rc;
     }
 
-    if (ngx_http_tfa_resend_canonical_error((int) status,
-                                            ctx->pin_id.len
-                                                ? ctx->pin_id.data : NULL,
-                                            ctx->pin_id.len,
-                                            message_id, text, NULL, &pool, &c)
-        != 0)
+    if (ngx_http_tfa_resend_error_answer(r, ctx, status, message_id, text,
+                                         NULL, &c)
+        != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -118,6 +111,31 @@ ngx_http_tfa_resend_send_error(ngx_http_request_t *r, ngx_uint_t status,
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_tfa_resend_error_answer(ngx_http_request_t *r,
+    ngx_http_tfa_resend_ctx_t *ctx, ngx_uint_t status,
+    const char *message_id, const char *text, const char *call_status,
+    ngx_http_tfa_resend_canonical_t *c)
+{
+    ngx_http_tfa_resend_allocator_t  pool;
+
+    pool.alloc = ngx_http_tfa_resend_pool_alloc;
+    pool.data = r->pool;
+
+    if (ngx_http_tfa_resend_canonical_error((int) status,
+                                            ctx->pin_id.len
+                                                ? ctx->pin_id.data : NULL,
+                                            ctx->pin_id.len, message_id,
+                                            text, call_status, &pool, c)
+        != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 

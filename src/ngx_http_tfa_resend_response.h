@@ -38,6 +38,16 @@ ngx_int_t ngx_http_tfa_resend_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *message_id, const char *text);
 
 /*
+ * Writes the canonical error answer to the resend in ctx into c, in the
+ * request's pool: status, and message_id, text and call_status or NULL for
+ * the normalizer's defaults.  NGX_OK, or NGX_ERROR when memory runs out.
+ */
+ngx_int_t ngx_http_tfa_resend_error_answer(ngx_http_request_t *r,
+    ngx_http_tfa_resend_ctx_t *ctx, ngx_uint_t status,
+    const char *message_id, const char *text, const char *call_status,
+    ngx_http_tfa_resend_canonical_t *c);
+
+/*
  * Makes the canonical answer c, written in the request's pool by the
  * normalizer, ctx->answer, and sets the response headers for it.  c is
  * freed either way.
