@@ -13,19 +13,21 @@
 
 #include "ngx_http_tfa_resend_module.h"
 #include "ngx_http_tfa_resend_credentials.h"
+#include "ngx_http_tfa_resend_filter.h"
 #include "ngx_http_tfa_resend_handler.h"
 #include "ngx_http_tfa_resend_limit.h"
 #include "ngx_http_tfa_resend_redis.h"
+#include "ngx_http_tfa_resend_variables.h"
 
 
-static ngx_int_t ngx_http_tfa_resend_preconfiguration(ngx_conf_t *cf);
-static ngx_int_t ngx_http_tfa_resend_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_tfa_resend_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_tfa_resend_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_tfa_resend_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_tfa_resend_enable_post(ngx_conf_t *cf, void *post,
     void *data);
+static ngx_int_t ngx_http_tfa_resend_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_tfa_resend_postconfiguration(ngx_conf_t *cf);
 
 
 static ngx_conf_post_t  ngx_http_tfa_resend_enable_post_handler = {
@@ -160,44 +162,6 @@ ngx_module_t  ngx_http_tfa_resend_module = {
 };
 
 
-static ngx_int_t
-ngx_http_tfa_resend_preconfiguration(ngx_conf_t *cf)
-{
-    return ngx_http_tfa_resend_add_variables(cf);
-}
-
-
-static ngx_int_t
-ngx_http_tfa_resend_postconfiguration(ngx_conf_t *cf)
-{
-    ngx_http_tfa_resend_main_conf_t  *mcf;
-
-    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tfa_resend_module);
-
-    /* a configuration that never turns the module on pays nothing for it */
-
-    if (!mcf->used) {
-        return NGX_OK;
-    }
-
-    /* interception and credentials */
-
-    if (ngx_http_tfa_resend_handler_init(cf) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    /* limiter: its header filter runs after the normalizer's */
-
-    if (ngx_http_tfa_resend_limit_init(cf) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    /* normalizer */
-
-    return ngx_http_tfa_resend_filter_init(cf);
-}
-
-
 static void *
 ngx_http_tfa_resend_create_main_conf(ngx_conf_t *cf)
 {
@@ -306,4 +270,42 @@ ngx_http_tfa_resend_enable_post(ngx_conf_t *cf, void *post, void *data)
     }
 
     return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tfa_resend_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_tfa_resend_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_tfa_resend_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_tfa_resend_main_conf_t  *mcf;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tfa_resend_module);
+
+    /* a configuration that never turns the module on pays nothing for it */
+
+    if (!mcf->used) {
+        return NGX_OK;
+    }
+
+    /* interception and credentials */
+
+    if (ngx_http_tfa_resend_handler_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* limiter: its header filter runs after the normalizer's */
+
+    if (ngx_http_tfa_resend_limit_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* normalizer */
+
+    return ngx_http_tfa_resend_filter_init(cf);
 }

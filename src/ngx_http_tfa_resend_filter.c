@@ -16,9 +16,10 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tfa_resend_module.h"
-#include "ngx_http_tfa_resend_handler.h"
 #include "ngx_http_tfa_resend_check.h"
+#include "ngx_http_tfa_resend_filter.h"
 #include "ngx_http_tfa_resend_normalize.h"
+#include "ngx_http_tfa_resend_response.h"
 
 
 static ngx_int_t ngx_http_tfa_resend_header_filter(ngx_http_request_t *r);
@@ -26,157 +27,23 @@ static ngx_int_t ngx_http_tfa_resend_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_http_tfa_resend_ctx_t *ngx_http_tfa_resend_early_ctx(
     ngx_http_request_t *r, ngx_http_tfa_resend_loc_conf_t *lcf);
-static int ngx_http_tfa_resend_nginx_answer(ngx_http_request_t *r,
+static ngx_int_t ngx_http_tfa_resend_nginx_answer(ngx_http_request_t *r,
     ngx_http_tfa_resend_ctx_t *ctx, ngx_uint_t status,
     ngx_http_tfa_resend_canonical_t *c);
 static ngx_int_t ngx_http_tfa_resend_collect(ngx_http_request_t *r,
     ngx_http_tfa_resend_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_tfa_resend_answer_upstream(ngx_http_request_t *r,
     ngx_http_tfa_resend_ctx_t *ctx);
-static ngx_int_t ngx_http_tfa_resend_prepare(ngx_http_request_t *r,
-    ngx_http_tfa_resend_ctx_t *ctx, ngx_http_tfa_resend_canonical_t *c);
-static ngx_int_t ngx_http_tfa_resend_send_prepared(ngx_http_request_t *r,
+static ngx_int_t ngx_http_tfa_resend_send_answer(ngx_http_request_t *r,
     ngx_http_tfa_resend_ctx_t *ctx);
 static ngx_int_t ngx_http_tfa_resend_upstream_failed(ngx_http_request_t *r);
 static void ngx_http_tfa_resend_upstream_finalize(ngx_http_request_t *r,
     ngx_int_t rc);
 static void ngx_http_tfa_resend_status_map_cleanup(void *data);
-static void *ngx_http_tfa_resend_pool_alloc(void *data, size_t size);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
-
-
-ngx_int_t
-ngx_http_tfa_resend_filter_init(ngx_conf_t *cf)
-{
-    ngx_http_next_header_filter = ngx_http_top_header_filter;
-    ngx_http_top_header_filter = ngx_http_tfa_resend_header_filter;
-
-    ngx_http_next_body_filter = ngx_http_top_body_filter;
-    ngx_http_top_body_filter = ngx_http_tfa_resend_body_filter;
-
-    return NGX_OK;
-}
-
-
-/* tfa_resend_status_map FROM CANONICAL; */
-
-char *
-ngx_http_tfa_resend_status_map(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_tfa_resend_loc_conf_t *lcf = conf;
-
-    char                 err[256];
-    ngx_str_t           *value;
-    ngx_pool_cleanup_t  *cln;
-
-    value = cf->args->elts;
-
-    if (lcf->status_map == NULL) {
-        lcf->status_map = ngx_http_tfa_resend_status_map_create();
-        if (lcf->status_map == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        cln = ngx_pool_cleanup_add(cf->pool, 0);
-        if (cln == NULL) {
-            ngx_http_tfa_resend_status_map_free(lcf->status_map);
-            lcf->status_map = NULL;
-            return NGX_CONF_ERROR;
-        }
-
-        cln->handler = ngx_http_tfa_resend_status_map_cleanup;
-        cln->data = lcf->status_map;
-    }
-
-    if (ngx_http_tfa_resend_status_map_add(lcf->status_map,
-                                           value[1].data, value[1].len,
-                                           value[2].data, value[2].len,
-                                           err, sizeof(err))
-        != 0)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid tfa_resend_status_map \"%V %V\": %s "
-                           "(a callStatus is one of BAD_REQUEST, PROCESSING, "
-                           "PROCESSED, ANSWERED_MACHINE, ERROR, "
-                           "ERROR_NOT_ENOUGH_CREDITS, "
-                           "ERROR_NETWORK_NOT_AVAILABLE, "
-                           "ERROR_ROUTE_NOT_AVAILABLE, ERROR_USER_BUSY, "
-                           "ERROR_NO_ANSWER, UNDEFINED)",
-                           &value[1], &value[2], err);
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static void
-ngx_http_tfa_resend_status_map_cleanup(void *data)
-{
-    ngx_http_tfa_resend_status_map_free(data);
-}
-
-
-/*
- * The normalizer's allocator: the canonical body is written straight into
- * the request's pool, and sent from there.
- */
-
-static void *
-ngx_http_tfa_resend_pool_alloc(void *data, size_t size)
-{
-    return ngx_pnalloc((ngx_pool_t *) data, size);
-}
-
-
-ngx_int_t
-ngx_http_tfa_resend_send_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *message_id, const char *text)
-{
-    ngx_int_t                         rc;
-    ngx_http_tfa_resend_ctx_t        *ctx;
-    ngx_http_tfa_resend_canonical_t   c;
-    ngx_http_tfa_resend_allocator_t   pool;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_tfa_resend_module);
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    pool.alloc = ngx_http_tfa_resend_pool_alloc;
-    pool.data = r->pool;
-
-    /* the client may still be sending a body nobody will read */
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (ngx_http_tfa_resend_canonical_error((int) status,
-                                            ctx->pin_id.len
-                                                ? ctx->pin_id.data : NULL,
-                                            ctx->pin_id.len,
-                                            message_id, text, NULL, &pool, &c)
-        != 0)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_http_tfa_resend_prepare(r, ctx, &c) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    /* the body is canonical already: the filters let it through */
-
-    ctx->own_response = 1;
-
-    return ngx_http_tfa_resend_send_prepared(r, ctx);
-}
 
 
 static ngx_int_t
@@ -212,7 +79,7 @@ ngx_http_tfa_resend_header_filter(ngx_http_request_t *r)
          * timed out, error_page ...): its HTML page is replaced as a whole
          */
 
-        if (ngx_http_tfa_resend_nginx_answer(r, ctx, status, &c) != 0) {
+        if (ngx_http_tfa_resend_nginx_answer(r, ctx, status, &c) != NGX_OK) {
             return NGX_ERROR;
         }
 
@@ -278,20 +145,16 @@ ngx_http_tfa_resend_early_ctx(ngx_http_request_t *r,
  * a 502 or 504 with an upstream is the upstream failing to answer.
  */
 
-static int
+static ngx_int_t
 ngx_http_tfa_resend_nginx_answer(ngx_http_request_t *r,
     ngx_http_tfa_resend_ctx_t *ctx, ngx_uint_t status,
     ngx_http_tfa_resend_canonical_t *c)
 {
-    const char                       *message_id, *text, *call_status;
-    ngx_http_tfa_resend_allocator_t   pool;
+    const char  *message_id, *text, *call_status;
 
     message_id = NULL;
     text = NULL;
     call_status = NULL;
-
-    pool.alloc = ngx_http_tfa_resend_pool_alloc;
-    pool.data = r->pool;
 
     if (r->upstream && status == NGX_HTTP_GATEWAY_TIME_OUT) {
         message_id = "UPSTREAM_TIMEOUT";
@@ -304,11 +167,8 @@ ngx_http_tfa_resend_nginx_answer(ngx_http_request_t *r,
         call_status = "ERROR";
     }
 
-    return ngx_http_tfa_resend_canonical_error((int) status,
-                                               ctx->pin_id.len
-                                               ? ctx->pin_id.data : NULL,
-                                               ctx->pin_id.len, message_id,
-                                               text, call_status, &pool, c);
+    return ngx_http_tfa_resend_error_answer(r, ctx, status, message_id, text,
+                                            call_status, c);
 }
 
 
@@ -342,7 +202,7 @@ ngx_http_tfa_resend_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             cl->buf->file_pos = cl->buf->file_last;
         }
 
-        return ngx_http_tfa_resend_send_prepared(r, ctx);
+        return ngx_http_tfa_resend_send_answer(r, ctx);
     }
 
     rc = ngx_http_tfa_resend_collect(r, ctx, in);
@@ -525,7 +385,7 @@ ngx_http_tfa_resend_upstream_finalize(ngx_http_request_t *r, ngx_int_t rc)
     }
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "tfa resend: upstream answer aborted");
+                   "tfa_resend: upstream answer aborted");
 
     ctx->cut_short = 1;
 
@@ -537,7 +397,6 @@ static ngx_int_t
 ngx_http_tfa_resend_answer_upstream(ngx_http_request_t *r,
     ngx_http_tfa_resend_ctx_t *ctx)
 {
-    int                               rc;
     ngx_uint_t                        status;
     const char                       *text, *message_id;
     ngx_http_upstream_t              *u;
@@ -548,9 +407,6 @@ ngx_http_tfa_resend_answer_upstream(ngx_http_request_t *r,
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_tfa_resend_module);
     u = r->upstream;
-
-    pool.alloc = ngx_http_tfa_resend_pool_alloc;
-    pool.data = r->pool;
 
     text = NULL;
     status = NGX_HTTP_BAD_GATEWAY;
@@ -584,11 +440,17 @@ ngx_http_tfa_resend_answer_upstream(ngx_http_request_t *r,
                       "tfa_resend: %s (status %ui, %O bytes)", text,
                       ctx->upstream_status, (off_t) ctx->received);
 
-        rc = ngx_http_tfa_resend_canonical_error((int) status,
-                 ctx->pin_id.len ? ctx->pin_id.data : NULL, ctx->pin_id.len,
-                 message_id, text, "ERROR", &pool, &c);
+        if (ngx_http_tfa_resend_error_answer(r, ctx, status, message_id,
+                                             text, "ERROR", &c)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
 
     } else {
+        pool.alloc = ngx_http_tfa_resend_pool_alloc;
+        pool.data = r->pool;
+
         ngx_memzero(&in, sizeof(ngx_http_tfa_resend_answer_t));
 
         in.status = (int) ctx->upstream_status;
@@ -611,11 +473,9 @@ ngx_http_tfa_resend_answer_upstream(ngx_http_request_t *r,
         in.map = lcf->status_map;
         in.allocator = &pool;
 
-        rc = ngx_http_tfa_resend_normalize(&in, &c);
-    }
-
-    if (rc != 0) {
-        return NGX_ERROR;
+        if (ngx_http_tfa_resend_normalize(&in, &c) != 0) {
+            return NGX_ERROR;
+        }
     }
 
     if (ngx_http_tfa_resend_prepare(r, ctx, &c) != NGX_OK) {
@@ -626,88 +486,20 @@ ngx_http_tfa_resend_answer_upstream(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    return ngx_http_tfa_resend_send_prepared(r, ctx);
+    return ngx_http_tfa_resend_send_answer(r, ctx);
 }
 
 
 /*
- * Makes the canonical answer, written in the request's pool by the
- * normalizer, the buffer to send, and sets the response headers for it.
+ * Sends the prepared answer's body down the rest of the body filters, in
+ * place of the upstream's or nginx's own body (the header has gone on).
  */
 
 static ngx_int_t
-ngx_http_tfa_resend_prepare(ngx_http_request_t *r,
-    ngx_http_tfa_resend_ctx_t *ctx, ngx_http_tfa_resend_canonical_t *c)
-{
-    ngx_buf_t  *b;
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        ngx_http_tfa_resend_canonical_free(c);
-        return NGX_ERROR;
-    }
-
-    b->start = (u_char *) c->body;
-    b->pos = b->start;
-    b->last = b->start + c->body_len;
-    b->end = b->last;
-    b->temporary = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    ctx->answer = b;
-    ctx->call_status = c->call_status;
-
-    r->headers_out.status = c->status;
-    r->headers_out.status_line.len = 0;
-    r->err_status = 0;
-
-    ngx_http_tfa_resend_canonical_free(c);
-
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.charset.len = 0;
-
-    r->headers_out.content_length_n = b->last - b->pos;
-
-    if (r->headers_out.content_length) {
-        r->headers_out.content_length->hash = 0;
-        r->headers_out.content_length = NULL;
-    }
-
-    if (r->headers_out.content_encoding) {
-        r->headers_out.content_encoding->hash = 0;
-        r->headers_out.content_encoding = NULL;
-    }
-
-    ngx_http_clear_accept_ranges(r);
-    ngx_http_clear_last_modified(r);
-    ngx_http_clear_etag(r);
-
-    r->allow_ranges = 0;
-
-    return NGX_OK;
-}
-
-
-/* sends the prepared answer's body (and its header, for send_error) */
-
-static ngx_int_t
-ngx_http_tfa_resend_send_prepared(ngx_http_request_t *r,
+ngx_http_tfa_resend_send_answer(ngx_http_request_t *r,
     ngx_http_tfa_resend_ctx_t *ctx)
 {
-    ngx_int_t     rc;
-    ngx_chain_t   out;
-
-    if (ctx->own_response && !r->header_sent) {
-        rc = ngx_http_send_header(r);
-
-        if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-            ctx->sent = 1;
-            return rc;
-        }
-    }
+    ngx_chain_t  out;
 
     ctx->sent = 1;
 
@@ -718,9 +510,78 @@ ngx_http_tfa_resend_send_prepared(ngx_http_request_t *r,
     out.buf = ctx->answer;
     out.next = NULL;
 
-    if (ctx->own_response) {
-        return ngx_http_output_filter(r, &out);
+    return ngx_http_next_body_filter(r, &out);
+}
+
+
+/* tfa_resend_status_map FROM CANONICAL; */
+
+char *
+ngx_http_tfa_resend_status_map(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_tfa_resend_loc_conf_t *lcf = conf;
+
+    char                 err[256];
+    ngx_str_t           *value;
+    ngx_pool_cleanup_t  *cln;
+
+    value = cf->args->elts;
+
+    if (lcf->status_map == NULL) {
+        lcf->status_map = ngx_http_tfa_resend_status_map_create();
+        if (lcf->status_map == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            ngx_http_tfa_resend_status_map_free(lcf->status_map);
+            lcf->status_map = NULL;
+            return NGX_CONF_ERROR;
+        }
+
+        cln->handler = ngx_http_tfa_resend_status_map_cleanup;
+        cln->data = lcf->status_map;
     }
 
-    return ngx_http_next_body_filter(r, &out);
+    if (ngx_http_tfa_resend_status_map_add(lcf->status_map,
+                                           value[1].data, value[1].len,
+                                           value[2].data, value[2].len,
+                                           err, sizeof(err))
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid tfa_resend_status_map \"%V %V\": %s "
+                           "(a callStatus is one of BAD_REQUEST, PROCESSING, "
+                           "PROCESSED, ANSWERED_MACHINE, ERROR, "
+                           "ERROR_NOT_ENOUGH_CREDITS, "
+                           "ERROR_NETWORK_NOT_AVAILABLE, "
+                           "ERROR_ROUTE_NOT_AVAILABLE, ERROR_USER_BUSY, "
+                           "ERROR_NO_ANSWER, UNDEFINED)",
+                           &value[1], &value[2], err);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_tfa_resend_status_map_cleanup(void *data)
+{
+    ngx_http_tfa_resend_status_map_free(data);
+}
+
+
+ngx_int_t
+ngx_http_tfa_resend_filter_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_tfa_resend_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_tfa_resend_body_filter;
+
+    return NGX_OK;
 }

@@ -23,6 +23,8 @@
 #include "ngx_http_tfa_resend_check.h"
 #include "ngx_http_tfa_resend_credentials.h"
 #include "ngx_http_tfa_resend_handler.h"
+#include "ngx_http_tfa_resend_limit.h"
+#include "ngx_http_tfa_resend_response.h"
 
 
 static ngx_int_t ngx_http_tfa_resend_precontent_handler(
@@ -40,25 +42,6 @@ static ngx_int_t ngx_http_tfa_resend_create_request(ngx_http_request_t *r);
 static void ngx_http_tfa_resend_pattern_cleanup(void *data);
 static ngx_int_t ngx_http_tfa_resend_add_pattern_cleanup(ngx_conf_t *cf,
     ngx_http_tfa_resend_pattern_t *p);
-
-
-ngx_int_t
-ngx_http_tfa_resend_handler_init(ngx_conf_t *cf)
-{
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
-
-    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
-
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    *h = ngx_http_tfa_resend_precontent_handler;
-
-    return NGX_OK;
-}
 
 
 static ngx_int_t
@@ -94,7 +77,7 @@ ngx_http_tfa_resend_precontent_handler(ngx_http_request_t *r)
         /* made elsewhere (the filter): never let it skip the checks */
 
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "tfa resend: request state made before the checks");
+                      "tfa_resend: request state made before the checks");
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -103,7 +86,7 @@ ngx_http_tfa_resend_precontent_handler(ngx_http_request_t *r)
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "tfa resend: intercepting \"%V\"", &r->uri);
+                   "tfa_resend: intercepting \"%V\"", &r->uri);
 
     ctx = ngx_http_tfa_resend_create_ctx(r, lcf, pin, len);
     if (ctx == NULL) {
@@ -236,7 +219,7 @@ ngx_http_tfa_resend_check_request_body(ngx_http_request_t *r)
         != 0)
     {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "tfa resend: invalid request body: %s", reason);
+                      "tfa_resend: invalid request body: %s", reason);
 
         return ngx_http_tfa_resend_send_error(r, NGX_HTTP_BAD_REQUEST,
                                               "BAD_REQUEST", reason);
@@ -320,7 +303,8 @@ ngx_http_tfa_resend_body_data(ngx_http_request_t *r, ngx_str_t *body)
 
         if ((size_t) n != size) {
             ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                          ngx_read_file_n " read only %z of %uz from \"%V\"",
+                          "tfa_resend: " ngx_read_file_n
+                          " read only %z of %uz from \"%V\"",
                           n, size, &b->file->name);
             return NGX_ERROR;
         }
@@ -373,7 +357,7 @@ ngx_http_tfa_resend_refuse(ngx_http_request_t *r, ngx_uint_t status,
     const char *message_id, const char *text)
 {
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "tfa resend: refused with %ui: %s", status, text);
+                  "tfa_resend: refused with %ui: %s", status, text);
 
     ngx_http_finalize_request(r,
                      ngx_http_tfa_resend_send_error(r, status, message_id,
@@ -421,7 +405,7 @@ ngx_http_tfa_resend_content_handler(ngx_http_request_t *r)
         && ctx->create_request == NULL)
     {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "tfa resend: upstream request deferred");
+                       "tfa_resend: upstream request deferred");
 
         ctx->create_request = u->create_request;
         u->create_request = ngx_http_tfa_resend_create_request;
@@ -589,37 +573,20 @@ ngx_http_tfa_resend_pattern_cleanup(void *data)
 }
 
 
-/*
- * The request's resend state.  Besides the phase handler, the filter makes
- * it for a resend that nginx answered before the phases ran (a body over
- * client_max_body_size is refused while the location is chosen).
- */
-
-ngx_http_tfa_resend_ctx_t *
-ngx_http_tfa_resend_create_ctx(ngx_http_request_t *r,
-    ngx_http_tfa_resend_loc_conf_t *lcf, const u_char *pin, size_t len)
+ngx_int_t
+ngx_http_tfa_resend_handler_init(ngx_conf_t *cf)
 {
-    ngx_http_tfa_resend_ctx_t  *ctx;
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_tfa_resend_ctx_t));
-    if (ctx == NULL) {
-        return NULL;
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
     }
 
-    ngx_http_set_ctx(r, ctx, ngx_http_tfa_resend_module);
+    *h = ngx_http_tfa_resend_precontent_handler;
 
-    /* $tfa_resend_pin_id and the canonical body carry only a valid pinId */
-
-    if (len && ngx_http_tfa_resend_pattern_match(lcf->pin_pattern, pin, len))
-    {
-        ctx->pin_id.data = ngx_pnalloc(r->pool, len);
-        if (ctx->pin_id.data == NULL) {
-            return NULL;
-        }
-
-        ngx_memcpy(ctx->pin_id.data, pin, len);
-        ctx->pin_id.len = len;
-    }
-
-    return ctx;
+    return NGX_OK;
 }

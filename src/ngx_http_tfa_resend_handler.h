@@ -18,11 +18,6 @@
 /* registers the precontent phase handler (postconfiguration) */
 ngx_int_t ngx_http_tfa_resend_handler_init(ngx_conf_t *cf);
 
-/* the state of an intercepted resend; NULL when memory runs out */
-ngx_http_tfa_resend_ctx_t *ngx_http_tfa_resend_create_ctx(
-    ngx_http_request_t *r, ngx_http_tfa_resend_loc_conf_t *lcf,
-    const u_char *pin, size_t len);
-
 /* tfa_resend_pin_pattern REGEX */
 char *ngx_http_tfa_resend_pin_pattern(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

@@ -18,18 +18,23 @@
 
 #include "ngx_http_tfa_resend_module.h"
 #include "ngx_http_tfa_resend_limit.h"
+#include "ngx_http_tfa_resend_response.h"
 #include "ngx_http_tfa_resend_shm.h"
 #include "ngx_http_tfa_resend_redis.h"
 
 
+typedef struct ngx_http_tfa_resend_limit_admission_s
+    ngx_http_tfa_resend_limit_admission_t;
+
+
 /* one admission: the store operation and what its refund needs */
 
-typedef struct {
+struct ngx_http_tfa_resend_limit_admission_s {
     ngx_http_tfa_resend_store_op_t      op;
     ngx_http_request_t                 *request;
     ngx_http_tfa_resend_store_t        *store;
     ngx_http_event_handler_pt           resume;   /* after NGX_AGAIN */
-} ngx_http_tfa_resend_limit_admission_t;
+};
 
 
 static ngx_int_t ngx_http_tfa_resend_limit_decide(ngx_http_request_t *r,
@@ -199,8 +204,9 @@ ngx_http_tfa_resend_limit_decide(ngx_http_request_t *r,
         level = lcf->limit_log_level;
 
         ngx_log_error(level, r->connection->log, 0,
-                      "limiting resends%s of pinId \"%V\" by zone \"%V\": "
-                      "%ui in the last %M ms, retry after %M ms",
+                      "tfa_resend: limiting resends%s of pinId \"%V\" by "
+                      "zone \"%V\": %ui in the last %M ms, retry after "
+                      "%M ms",
                       lcf->limit_dry_run ? ", dry run," : "",
                       &ctx->pin_id, &store->name, store->limit,
                       store->window, op->retry_after);
@@ -233,9 +239,9 @@ ngx_http_tfa_resend_limit_decide(ngx_http_request_t *r,
         ctx->limit_remaining = 0;
 
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "tfa_resend_limit_zone \"%V\" is full: no room for "
-                      "pinId \"%V\"%s; every tracked pinId is within its "
-                      "window, make the zone larger",
+                      "tfa_resend: tfa_resend_limit_zone \"%V\" is full: "
+                      "no room for pinId \"%V\"%s; every tracked pinId is "
+                      "within its window, make the zone larger",
                       &store->name, &ctx->pin_id,
                       lcf->limit_dry_run ? " (dry run, let through)" : "");
 
@@ -255,8 +261,8 @@ ngx_http_tfa_resend_limit_decide(ngx_http_request_t *r,
 
     default: /* NGX_ERROR */
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "tfa_resend_limit_zone \"%V\" (%V store) failed for "
-                      "pinId \"%V\"",
+                      "tfa_resend: tfa_resend_limit_zone \"%V\" (%V store) "
+                      "failed for pinId \"%V\"",
                       &store->name, &store->type->name, &ctx->pin_id);
 
         ctx->limit_state = NGX_HTTP_TFA_RESEND_LIMIT_REJECTED;
@@ -342,9 +348,9 @@ ngx_http_tfa_resend_limit_refund(void *data)
     (void) store->type->refund(store, &adm->op);
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "tfa_resend_limit refunded the resend of pinId \"%V\" "
-                  "in zone \"%V\": the upstream's status was %ui, "
-                  "the client's %ui",
+                  "tfa_resend: tfa_resend_limit refunded the resend of "
+                  "pinId \"%V\" in zone \"%V\": the upstream's status "
+                  "was %ui, the client's %ui",
                   &adm->op.key, &store->name, status, sent);
 }
 
@@ -375,16 +381,6 @@ ngx_http_tfa_resend_limit_window(u_char *p, ngx_msec_t ms)
     }
 
     return p;
-}
-
-
-ngx_int_t
-ngx_http_tfa_resend_limit_init(ngx_conf_t *cf)
-{
-    ngx_http_next_header_filter = ngx_http_top_header_filter;
-    ngx_http_top_header_filter = ngx_http_tfa_resend_limit_header_filter;
-
-    return NGX_OK;
 }
 
 
@@ -771,4 +767,14 @@ ngx_http_tfa_resend_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     lcf->limit_store = shm_zone->data;
 
     return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_http_tfa_resend_limit_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_tfa_resend_limit_header_filter;
+
+    return NGX_OK;
 }

@@ -13,6 +13,15 @@
 #include <ngx_http.h>
 
 
+/*
+ * The configuration and per-request structs, shared by every file of the
+ * module.  The types they point to belong to other files (the pattern to
+ * check, the store to store.h, the status map to normalize, the admission
+ * to limit); they are named here by their struct tags, so that this header
+ * includes none of those files' headers.
+ */
+
+
 typedef struct {
     ngx_flag_t                  used;     /* some location has tfa_resend on */
 
@@ -38,8 +47,16 @@ typedef struct {
     /* normalizer */
     ngx_flag_t                  normalize;
     size_t                      max_response_size;
-    void                       *status_map;  /* ..._status_map_t, or NULL */
+    struct ngx_http_tfa_resend_status_map_s  *status_map;  /* or NULL */
 } ngx_http_tfa_resend_loc_conf_t;
+
+
+/* ctx->limit_state: what the limiter made of the resend */
+#define NGX_HTTP_TFA_RESEND_LIMIT_NONE              0  /* not asked */
+#define NGX_HTTP_TFA_RESEND_LIMIT_PENDING           1  /* a remote store */
+#define NGX_HTTP_TFA_RESEND_LIMIT_PASSED            2
+#define NGX_HTTP_TFA_RESEND_LIMIT_REJECTED          3
+#define NGX_HTTP_TFA_RESEND_LIMIT_REJECTED_DRY_RUN  4
 
 
 /*
@@ -61,7 +78,8 @@ typedef struct {
     ngx_uint_t                  limit_limit;      /* N */
     ngx_uint_t                  limit_remaining;
     ngx_msec_t                  limit_retry_after;  /* ms, if rejected */
-    void                       *limit_admission;  /* pending: a store op */
+    /* while a remote store decides: the admission it answers */
+    struct ngx_http_tfa_resend_limit_admission_s  *limit_admission;
     unsigned                    limit_inspected:1;  /* not admitted: asked */
     unsigned                    limit_headers:1;    /* X-RateLimit-* set */
 
@@ -82,39 +100,6 @@ typedef struct {
     unsigned                    timed_out:1;
     unsigned                    sent:1;
 } ngx_http_tfa_resend_ctx_t;
-
-
-ngx_int_t ngx_http_tfa_resend_add_variables(ngx_conf_t *cf);
-
-/* src/ngx_http_tfa_resend_limit.c */
-#define NGX_HTTP_TFA_RESEND_LIMIT_NONE              0  /* not asked */
-#define NGX_HTTP_TFA_RESEND_LIMIT_PENDING           1  /* a remote store */
-#define NGX_HTTP_TFA_RESEND_LIMIT_PASSED            2
-#define NGX_HTTP_TFA_RESEND_LIMIT_REJECTED          3
-#define NGX_HTTP_TFA_RESEND_LIMIT_REJECTED_DRY_RUN  4
-/*
- * Admits (and counts) the intercepted resend in ctx under the location's
- * tfa_resend_limit.  Returns NGX_DECLINED to go on (admitted, a dry-run
- * rejection, or no limit here), else the rc of the 429/503 it sent; or
- * NGX_AGAIN when a remote store answers later: the caller returns, and the
- * limiter calls it again once the answer is in (the request body's
- * post_handler when there is one, else ngx_http_core_run_phases), and this
- * call then returns the decision.
- */
-ngx_int_t ngx_http_tfa_resend_limit_request(ngx_http_request_t *r,
-    ngx_http_tfa_resend_ctx_t *ctx);
-
-/* src/ngx_http_tfa_resend_filter.c */
-ngx_int_t ngx_http_tfa_resend_filter_init(ngx_conf_t *cf);
-char *ngx_http_tfa_resend_status_map(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-/*
- * Sends a canonical error response made by the module itself (400, 405,
- * 415, 429, 503 ...) and returns what the caller returns to nginx (as
- * ngx_http_send_header / ngx_http_output_filter do).
- */
-ngx_int_t ngx_http_tfa_resend_send_error(ngx_http_request_t *r,
-    ngx_uint_t status, const char *message_id, const char *text);
 
 
 extern ngx_module_t  ngx_http_tfa_resend_module;

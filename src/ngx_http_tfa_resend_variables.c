@@ -11,8 +11,11 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tfa_resend_module.h"
+#include "ngx_http_tfa_resend_variables.h"
 
 
+static void ngx_http_tfa_resend_set_variable(ngx_http_variable_value_t *v,
+    u_char *data, size_t len);
 static ngx_int_t ngx_http_tfa_resend_pin_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_tfa_resend_call_status_variable(
@@ -47,25 +50,6 @@ static ngx_http_variable_t  ngx_http_tfa_resend_vars[] = {
 
       ngx_http_null_variable
 };
-
-
-ngx_int_t
-ngx_http_tfa_resend_add_variables(ngx_conf_t *cf)
-{
-    ngx_http_variable_t  *var, *v;
-
-    for (v = ngx_http_tfa_resend_vars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
-
-    return NGX_OK;
-}
 
 
 static void
@@ -177,6 +161,25 @@ ngx_http_tfa_resend_limit_remaining_variable(ngx_http_request_t *r,
     ngx_http_tfa_resend_set_variable(v, p,
                                      ngx_sprintf(p, "%ui",
                                                  ctx->limit_remaining) - p);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_tfa_resend_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_tfa_resend_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
 
     return NGX_OK;
 }
