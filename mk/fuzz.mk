@@ -13,30 +13,7 @@ TFA_FUZZ_SAVED_GOAL := $(.DEFAULT_GOAL)
 BUILD ?= build
 FUZZ_SECONDS ?= 10
 
-TFA_PKGS ?= jansson libpcre2-8
-ifndef TFA_PKG_CFLAGS
-TFA_PKG_CFLAGS := $(shell pkg-config --cflags $(TFA_PKGS))
-endif
-ifndef TFA_PKG_LIBS
-TFA_PKG_LIBS := $(shell pkg-config --libs $(TFA_PKGS))
-endif
-
-TFA_PLAIN_SRCS := src/ngx_http_tfa_resend_check.c \
-                  src/ngx_http_tfa_resend_status.c \
-                  src/ngx_http_tfa_resend_json.c \
-                  src/ngx_http_tfa_resend_upstream.c \
-                  src/ngx_http_tfa_resend_arena.c \
-                  src/ngx_http_tfa_resend_scan.c \
-                  src/ngx_http_tfa_resend_normalize.c
-TFA_PLAIN_DEPS := $(TFA_PLAIN_SRCS) \
-                  src/ngx_http_tfa_resend_check.h \
-                  src/ngx_http_tfa_resend_status.h \
-                  src/ngx_http_tfa_resend_json.h \
-                  src/ngx_http_tfa_resend_upstream.h \
-                  src/ngx_http_tfa_resend_arena.h \
-                  src/ngx_http_tfa_resend_scan.h \
-                  src/ngx_http_tfa_resend_utf8.h \
-                  src/ngx_http_tfa_resend_normalize.h
+include $(dir $(lastword $(MAKEFILE_LIST)))plain.inc
 
 TFA_FUZZ_CC ?= clang
 TFA_FUZZ_CFLAGS ?= -std=gnu99 -Wall -Wextra -Werror -g -O1 \

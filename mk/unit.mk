@@ -8,30 +8,7 @@ TFA_UNIT_SAVED_GOAL := $(.DEFAULT_GOAL)
 
 BUILD ?= build
 
-TFA_PKGS ?= jansson libpcre2-8
-ifndef TFA_PKG_CFLAGS
-TFA_PKG_CFLAGS := $(shell pkg-config --cflags $(TFA_PKGS))
-endif
-ifndef TFA_PKG_LIBS
-TFA_PKG_LIBS := $(shell pkg-config --libs $(TFA_PKGS))
-endif
-
-TFA_PLAIN_SRCS := src/ngx_http_tfa_resend_check.c \
-                  src/ngx_http_tfa_resend_status.c \
-                  src/ngx_http_tfa_resend_json.c \
-                  src/ngx_http_tfa_resend_upstream.c \
-                  src/ngx_http_tfa_resend_arena.c \
-                  src/ngx_http_tfa_resend_scan.c \
-                  src/ngx_http_tfa_resend_normalize.c
-TFA_PLAIN_DEPS := $(TFA_PLAIN_SRCS) \
-                  src/ngx_http_tfa_resend_check.h \
-                  src/ngx_http_tfa_resend_status.h \
-                  src/ngx_http_tfa_resend_json.h \
-                  src/ngx_http_tfa_resend_upstream.h \
-                  src/ngx_http_tfa_resend_arena.h \
-                  src/ngx_http_tfa_resend_scan.h \
-                  src/ngx_http_tfa_resend_utf8.h \
-                  src/ngx_http_tfa_resend_normalize.h
+include $(dir $(lastword $(MAKEFILE_LIST)))plain.inc
 
 TFA_UNIT_CC ?= gcc
 TFA_UNIT_CFLAGS ?= -std=gnu99 -Wall -Wextra -Werror -g -O0 \

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <jansson.h>
 
-#include "ngx_http_tfa_resend_normalize.h"
+#include "ngx_http_tfa_resend_answer.h"
 #include "ngx_http_tfa_resend_json.h"
 
 
