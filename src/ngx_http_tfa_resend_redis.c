@@ -950,8 +950,13 @@ ngx_http_tfa_resend_redis_send(ngx_http_tfa_resend_redis_t *rd,
 
     n = sizeof(ngx_http_tfa_resend_redis_script) - 1;
 
-    len = sizeof("*\r\n$7\r\nEVALSHA\r\n$\r\n\r\n$\r\n\r\n")
-          + 3 * NGX_SIZE_T_LEN + n + rd->argv.len;
+    /*
+     * hiredis 0.14 scans a formatted command as a C string (strchr() for
+     * each "$"): the buffer ends in a NUL that the length does not count
+     */
+
+    len = sizeof("*\r\n$7\r\nEVALSHA\r\n$\r\n\r\n$\r\n\r\n") - 1
+          + 3 * NGX_SIZE_T_LEN + n + rd->argv.len + 1;
 
     for (i = 0; i < b->n; i++) {
         len += 1 + NGX_SIZE_T_LEN + 2 + b->rec[i]->key_len + 2
@@ -1002,6 +1007,8 @@ ngx_http_tfa_resend_redis_send(ngx_http_tfa_resend_redis_t *rd,
         *p++ = CR;
         *p++ = LF;
     }
+
+    *p = '\0';
 
     rc = redisAsyncFormattedCommand(rd->conn.ac,
                                     ngx_http_tfa_resend_redis_reply, b,
