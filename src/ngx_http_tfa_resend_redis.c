@@ -113,6 +113,7 @@ typedef struct {
     ngx_msec_t                          timeout;
     ngx_uint_t                          on_error;
     ngx_str_t                           prefix;    /* "tfa:ZONE:" */
+    ngx_str_t                           script;    /* the Lua script */
     u_char                              sha[40];
     ngx_str_t                           argv;      /* N and the window,
                                                       as the script's
@@ -197,6 +198,8 @@ static ngx_int_t ngx_http_tfa_resend_redis_fallback(
 static ngx_uint_t ngx_http_tfa_resend_redis_may_log(
     ngx_http_tfa_resend_redis_t *rd);
 
+static ngx_int_t ngx_http_tfa_resend_redis_prepare(ngx_conf_t *cf,
+    ngx_http_tfa_resend_redis_t *rd);
 static ngx_int_t ngx_http_tfa_resend_redis_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_int_t ngx_http_tfa_resend_redis_parse_url(ngx_conf_t *cf,
@@ -575,8 +578,8 @@ ngx_http_tfa_resend_redis_connect(ngx_http_tfa_resend_redis_t *rd)
 
     if (rc == REDIS_OK) {
         rc = redisAsyncCommand(ac, ngx_http_tfa_resend_redis_load_reply, rd,
-                               "SCRIPT LOAD %s",
-                               ngx_http_tfa_resend_redis_script);
+                               "SCRIPT LOAD %b", rd->script.data,
+                               rd->script.len);
     }
 
     if (rc != REDIS_OK) {
@@ -859,13 +862,6 @@ ngx_http_tfa_resend_redis_load_reply(redisAsyncContext *ac, void *r,
 
 
 /*
- * EVALSHA sha 1 KEY N WINDOW NONCE, in the protocol's own form: all but the
- * key and the nonce were made when the configuration was read, and hiredis
- * takes the command as it is (formatting it argument by argument costs
- * more than all the rest of its work).
- */
-
-/*
  * The admissions waiting, in script calls of at most BATCH each.  One that
  * cannot be sent is decided by on_store_error, as if the connection went.
  */
@@ -932,7 +928,10 @@ ngx_http_tfa_resend_redis_flush(ngx_event_t *ev)
 
 /*
  * EVALSHA sha K KEY... N WINDOW NONCE..., in the protocol's own form (EVAL
- * with the script once Redis has lost it)
+ * with the script once Redis has lost it): all but the keys and the nonces
+ * were made when the configuration was read, and hiredis takes the command
+ * as it is (formatting it argument by argument costs more than all the
+ * rest of its work)
  */
 
 static ngx_int_t
@@ -1466,13 +1465,10 @@ ngx_int_t
 ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
     ngx_http_tfa_resend_store_t *store, ngx_array_t *params)
 {
-    u_char                       *p, hash[20], digits[NGX_INT_T_LEN];
-    size_t                        n;
     ngx_int_t                     t;
     ngx_str_t                    *value, *url, *timeout, *password, *mode, s;
     ngx_str_t                   **slot;
     ngx_uint_t                    i, m;
-    ngx_sha1_t                    sha1;
     ngx_pool_cleanup_t           *cln;
     ngx_http_tfa_resend_redis_t  *rd;
 
@@ -1609,39 +1605,9 @@ ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    /* "tfa:ZONE:", N, the window in ms, the script's SHA-1 */
-
-    rd->prefix.len = sizeof("tfa::") - 1 + store->name.len;
-    rd->prefix.data = ngx_pnalloc(cf->pool, rd->prefix.len);
-    if (rd->prefix.data == NULL) {
+    if (ngx_http_tfa_resend_redis_prepare(cf, rd) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    ngx_sprintf(rd->prefix.data, "tfa:%V:", &store->name);
-
-    ngx_sha1_init(&sha1);
-    ngx_sha1_update(&sha1, ngx_http_tfa_resend_redis_script,
-                    sizeof(ngx_http_tfa_resend_redis_script) - 1);
-    ngx_sha1_final(hash, &sha1);
-
-    ngx_hex_dump(rd->sha, hash, sizeof(hash));
-
-    /* the script's N and window, as _send() writes them into each call */
-
-    p = ngx_pnalloc(cf->pool, 32 + 2 * NGX_INT_T_LEN);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    rd->argv.data = p;
-
-    n = ngx_sprintf(digits, "%ui", store->limit) - digits;
-    p = ngx_sprintf(p, "$%uz\r\n%*s\r\n", n, n, digits);
-
-    n = ngx_sprintf(digits, "%M", store->window) - digits;
-    p = ngx_sprintf(p, "$%uz\r\n%*s\r\n", n, n, digits);
-
-    rd->argv.len = p - rd->argv.data;
 
     /* the local window, in the zone's shared memory */
 
@@ -1677,6 +1643,59 @@ ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
 
     cln->handler = ngx_http_tfa_resend_redis_pool_cleanup;
     cln->data = rd;
+
+    return NGX_OK;
+}
+
+
+/*
+ * What every script call carries and was known when the configuration was
+ * read: the keys' prefix "tfa:ZONE:", the script and its SHA-1, N and the
+ * window as the script's arguments
+ */
+
+static ngx_int_t
+ngx_http_tfa_resend_redis_prepare(ngx_conf_t *cf,
+    ngx_http_tfa_resend_redis_t *rd)
+{
+    u_char      *p, hash[20], digits[NGX_INT_T_LEN];
+    size_t       n;
+    ngx_sha1_t   sha1;
+
+    rd->prefix.len = sizeof("tfa::") - 1 + rd->store->name.len;
+    rd->prefix.data = ngx_pnalloc(cf->pool, rd->prefix.len);
+    if (rd->prefix.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(rd->prefix.data, "tfa:%V:", &rd->store->name);
+
+    ngx_sha1_init(&sha1);
+    ngx_sha1_update(&sha1, ngx_http_tfa_resend_redis_script,
+                    sizeof(ngx_http_tfa_resend_redis_script) - 1);
+    ngx_sha1_final(hash, &sha1);
+
+    ngx_hex_dump(rd->sha, hash, sizeof(hash));
+
+    /* the script's N and window, as _send() writes them into each call */
+
+    p = ngx_pnalloc(cf->pool, 32 + 2 * NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    rd->argv.data = p;
+
+    n = ngx_sprintf(digits, "%ui", rd->store->limit) - digits;
+    p = ngx_sprintf(p, "$%uz\r\n%*s\r\n", n, n, digits);
+
+    n = ngx_sprintf(digits, "%M", rd->store->window) - digits;
+    p = ngx_sprintf(p, "$%uz\r\n%*s\r\n", n, n, digits);
+
+    rd->argv.len = p - rd->argv.data;
+
+    rd->script.data = (u_char *) ngx_http_tfa_resend_redis_script;
+    rd->script.len = sizeof(ngx_http_tfa_resend_redis_script) - 1;
 
     return NGX_OK;
 }
