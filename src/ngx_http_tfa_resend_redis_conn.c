@@ -33,6 +33,8 @@ static void ngx_http_tfa_resend_redis_setup_reply(redisAsyncContext *ac,
     void *r, void *privdata);
 static void ngx_http_tfa_resend_redis_load_reply(redisAsyncContext *ac,
     void *r, void *privdata);
+static void ngx_http_tfa_resend_redis_refused(
+    ngx_http_tfa_resend_redis_t *rd);
 
 
 ngx_str_t  ngx_http_tfa_resend_redis_modes[] = {
@@ -274,10 +276,7 @@ ngx_http_tfa_resend_redis_gone(redisAsyncContext *ac, void *data)
     }
 
     if (!conn->broken) {
-        ngx_snprintf(conn->why, sizeof(conn->why) - 1, "%s%s%s%Z",
-                     conn->state == NGX_HTTP_TFA_RESEND_REDIS_READY
-                     ? "closed the connection" : "could not be connected to",
-                     ac->err ? ": " : "", ac->err ? ac->errstr : "");
+        ngx_http_tfa_resend_redis_lost(rd, ac);
     }
 
     conn->state = NGX_HTTP_TFA_RESEND_REDIS_DOWN;
@@ -314,15 +313,7 @@ ngx_http_tfa_resend_redis_setup_reply(redisAsyncContext *ac, void *r,
                  "refused the connection's set-up: \"%*s\"%Z",
                  (size_t) ngx_min(reply->len, 160), reply->str);
 
-    if (ngx_http_tfa_resend_redis_may_log(rd)) {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "tfa_resend_limit_zone \"%V\": redis at %V %s",
-                      &rd->store->name, &rd->addr, rd->conn.why);
-    }
-
-    rd->conn.broken = 1;
-
-    ngx_http_tfa_resend_redis_fail(rd);
+    ngx_http_tfa_resend_redis_refused(rd);
 }
 
 
@@ -349,15 +340,7 @@ ngx_http_tfa_resend_redis_load_reply(redisAsyncContext *ac, void *r,
                                ? ngx_min(reply->len, 160) : 0),
                      reply->str);
 
-        if (ngx_http_tfa_resend_redis_may_log(rd)) {
-            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                          "tfa_resend_limit_zone \"%V\": redis at %V %s",
-                          &rd->store->name, &rd->addr, rd->conn.why);
-        }
-
-        rd->conn.broken = 1;
-
-        ngx_http_tfa_resend_redis_fail(rd);
+        ngx_http_tfa_resend_redis_refused(rd);
         return;
     }
 
@@ -380,6 +363,46 @@ ngx_http_tfa_resend_redis_load_reply(redisAsyncContext *ac, void *r,
     ngx_http_tfa_resend_redis_answered(rd);
 }
 
+
+/*
+ * The handshake failed (conn->why says how): logged, and the connection is
+ * made again after the backoff; the commands queued behind the handshake
+ * are decided by on_store_error.
+ */
+
+static void
+ngx_http_tfa_resend_redis_refused(ngx_http_tfa_resend_redis_t *rd)
+{
+    if (ngx_http_tfa_resend_redis_may_log(rd)) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "tfa_resend_limit_zone \"%V\": redis at %V %s",
+                      &rd->store->name, &rd->addr, rd->conn.why);
+    }
+
+    rd->conn.broken = 1;
+
+    ngx_http_tfa_resend_redis_fail(rd);
+}
+
+
+/*
+ * A context that hiredis frees after an error: why, in conn->why, unless a
+ * failure already said so
+ */
+
+void
+ngx_http_tfa_resend_redis_lost(ngx_http_tfa_resend_redis_t *rd,
+    redisAsyncContext *ac)
+{
+    ngx_http_tfa_resend_redis_conn_t  *conn;
+
+    conn = &rd->conn;
+
+    ngx_snprintf(conn->why, sizeof(conn->why) - 1, "%s%s%s%Z",
+                 conn->state == NGX_HTTP_TFA_RESEND_REDIS_READY
+                 ? "closed the connection" : "could not be connected to",
+                 ac->err ? ": " : "", ac->err ? ac->errstr : "");
+}
 
 /* Redis decides again: say so once, if resends were decided without it */
 

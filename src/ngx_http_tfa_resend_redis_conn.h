@@ -104,6 +104,13 @@ ngx_int_t ngx_http_tfa_resend_redis_ready(ngx_http_tfa_resend_redis_t *rd);
 /* drops the connection (conn->why set), connects again after the backoff */
 void ngx_http_tfa_resend_redis_fail(ngx_http_tfa_resend_redis_t *rd);
 
+/*
+ * The connection that hiredis frees after an error (ac) was lost: conn->why
+ * says so ("closed the connection: ...", "could not be connected to: ...")
+ */
+void ngx_http_tfa_resend_redis_lost(ngx_http_tfa_resend_redis_t *rd,
+    redisAsyncContext *ac);
+
 /* Redis decides again: says so once, if resends were decided without it */
 void ngx_http_tfa_resend_redis_answered(ngx_http_tfa_resend_redis_t *rd);
 

@@ -37,7 +37,6 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_event.h>
-#include <ngx_sha1.h>
 
 #include "ngx_http_tfa_resend_shm.h"
 #include "ngx_http_tfa_resend_redis_conn.h"
@@ -135,7 +134,7 @@ const ngx_http_tfa_resend_store_type_t  ngx_http_tfa_resend_redis_store = {
  * for by redis.replicate_commands() on 3.2 and 4.
  */
 
-static char  ngx_http_tfa_resend_redis_script[] =
+const ngx_str_t  ngx_http_tfa_resend_redis_script = ngx_string(
     "if redis.replicate_commands then redis.replicate_commands() end\n"
     "local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
     "local t = redis.call('TIME')\n"
@@ -160,7 +159,7 @@ static char  ngx_http_tfa_resend_redis_script[] =
     "    out[i] = now * 64 + limit - n - 1\n"
     "  end\n"
     "end\n"
-    "return out\n";
+    "return out\n");
 
 
 static const char  *ngx_http_tfa_resend_redis_effects[] = {
@@ -410,7 +409,7 @@ ngx_http_tfa_resend_redis_send(ngx_http_tfa_resend_redis_t *rd,
         return NGX_ERROR;
     }
 
-    n = sizeof(ngx_http_tfa_resend_redis_script) - 1;
+    n = rd->script.len;
 
     /*
      * hiredis 0.14 scans a formatted command as a C string (strchr() for
@@ -434,7 +433,7 @@ ngx_http_tfa_resend_redis_send(ngx_http_tfa_resend_redis_t *rd,
 
     if (b->eval) {
         p = ngx_sprintf(p, "$4\r\nEVAL\r\n$%uz\r\n", n);
-        p = ngx_cpymem(p, ngx_http_tfa_resend_redis_script, n);
+        p = ngx_cpymem(p, rd->script.data, n);
 
     } else {
         p = ngx_cpymem(p, "$7\r\nEVALSHA\r\n$40\r\n",
@@ -570,12 +569,7 @@ ngx_http_tfa_resend_redis_decide(ngx_http_tfa_resend_redis_t *rd,
 
         if (ac && conn->ac == ac) {
             /* lost by an error, not dropped by us */
-            ngx_snprintf(conn->why, sizeof(conn->why) - 1, "%s%s%s%Z",
-                         conn->state == NGX_HTTP_TFA_RESEND_REDIS_READY
-                         ? "closed the connection"
-                         : "could not be connected to",
-                         ac->err ? ": " : "", ac->err ? ac->errstr : "");
-
+            ngx_http_tfa_resend_redis_lost(rd, ac);
             conn->broken = 1;
         }
 
@@ -889,57 +883,4 @@ ngx_http_tfa_resend_redis_close(ngx_http_tfa_resend_redis_t *rd)
         rd->conn.state = NGX_HTTP_TFA_RESEND_REDIS_DOWN;
         redisAsyncFree(ac);
     }
-}
-
-
-/*
- * What every script call carries and was known when the configuration was
- * read: the keys' prefix "tfa:ZONE:", the script and its SHA-1, N and the
- * window as the script's arguments
- */
-
-ngx_int_t
-ngx_http_tfa_resend_redis_prepare(ngx_conf_t *cf,
-    ngx_http_tfa_resend_redis_t *rd)
-{
-    u_char      *p, hash[20], digits[NGX_INT_T_LEN];
-    size_t       n;
-    ngx_sha1_t   sha1;
-
-    rd->prefix.len = sizeof("tfa::") - 1 + rd->store->name.len;
-    rd->prefix.data = ngx_pnalloc(cf->pool, rd->prefix.len);
-    if (rd->prefix.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(rd->prefix.data, "tfa:%V:", &rd->store->name);
-
-    ngx_sha1_init(&sha1);
-    ngx_sha1_update(&sha1, ngx_http_tfa_resend_redis_script,
-                    sizeof(ngx_http_tfa_resend_redis_script) - 1);
-    ngx_sha1_final(hash, &sha1);
-
-    ngx_hex_dump(rd->sha, hash, sizeof(hash));
-
-    /* the script's N and window, as _send() writes them into each call */
-
-    p = ngx_pnalloc(cf->pool, 32 + 2 * NGX_INT_T_LEN);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    rd->argv.data = p;
-
-    n = ngx_sprintf(digits, "%ui", rd->store->limit) - digits;
-    p = ngx_sprintf(p, "$%uz\r\n%*s\r\n", n, n, digits);
-
-    n = ngx_sprintf(digits, "%M", rd->store->window) - digits;
-    p = ngx_sprintf(p, "$%uz\r\n%*s\r\n", n, n, digits);
-
-    rd->argv.len = p - rd->argv.data;
-
-    rd->script.data = (u_char *) ngx_http_tfa_resend_redis_script;
-    rd->script.len = sizeof(ngx_http_tfa_resend_redis_script) - 1;
-
-    return NGX_OK;
 }

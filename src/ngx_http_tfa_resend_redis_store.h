@@ -23,11 +23,10 @@ extern const ngx_http_tfa_resend_store_type_t  ngx_http_tfa_resend_redis_store;
 
 
 /*
- * What every script call carries and is known when the configuration is
- * read (rd->store set): rd->prefix, script, sha and argv
+ * The Lua script that decides admissions on the Redis server: loaded by
+ * the connection's handshake, called by its SHA-1
  */
-ngx_int_t ngx_http_tfa_resend_redis_prepare(ngx_conf_t *cf,
-    ngx_http_tfa_resend_redis_t *rd);
+extern const ngx_str_t  ngx_http_tfa_resend_redis_script;
 
 /*
  * The worker exits, or the configuration this store belongs to is freed:
