@@ -19,6 +19,7 @@
 #include <ngx_sha1.h>
 
 #include "ngx_http_tfa_resend_module.h"
+#include "ngx_http_tfa_resend_conf.h"
 #include "ngx_http_tfa_resend_shm.h"
 #include "ngx_http_tfa_resend_redis.h"
 #include "ngx_http_tfa_resend_redis_conn.h"
@@ -429,14 +430,10 @@ static ngx_int_t
 ngx_http_tfa_resend_redis_read_password(ngx_conf_t *cf,
     ngx_http_tfa_resend_redis_t *rd, ngx_str_t *value)
 {
-    u_char           *buf;
-    size_t            len;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_int_t         rc;
-    ngx_str_t         name;
-    ngx_uint_t        mode;
-    ngx_file_info_t   fi;
+    u_char     *buf;
+    size_t      len;
+    ngx_int_t   rc;
+    ngx_str_t   name;
 
     name.data = value->data + sizeof("redis_password_file=") - 1;
     name.len = value->len - (sizeof("redis_password_file=") - 1);
@@ -457,67 +454,14 @@ ngx_http_tfa_resend_redis_read_password(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "redis_password_file: " ngx_open_file_n
-                           " \"%s\" failed", name.data);
-        return NGX_ERROR;
+    rc = ngx_http_tfa_resend_conf_read_secret(cf, &name,
+             "redis_password_file", "redis_password_file", buf,
+             NGX_HTTP_TFA_RESEND_REDIS_PASSWORD_MAX, &len);
+    if (rc != NGX_OK) {
+        goto done;
     }
 
     rc = NGX_ERROR;
-    len = 0;
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "redis_password_file: " ngx_fd_info_n
-                           " \"%s\" failed", name.data);
-        goto done;
-    }
-
-    if (!ngx_is_file(&fi)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "redis_password_file \"%s\" is not a regular "
-                           "file", name.data);
-        goto done;
-    }
-
-    mode = ngx_file_access(&fi);
-
-    if (mode & (S_IRGRP|S_IROTH)) {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "redis_password_file \"%s\" is readable by group "
-                           "or others: restrict it to its owner", name.data);
-    }
-
-    /* one byte more than allowed, to tell "too large" */
-
-    while (len <= NGX_HTTP_TFA_RESEND_REDIS_PASSWORD_MAX) {
-        n = ngx_read_fd(fd, buf + len,
-                        NGX_HTTP_TFA_RESEND_REDIS_PASSWORD_MAX + 1 - len);
-
-        if (n == -1) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                               "redis_password_file: " ngx_read_fd_n
-                               " \"%s\" failed", name.data);
-            goto done;
-        }
-
-        if (n == 0) {
-            break;
-        }
-
-        len += n;
-    }
-
-    if (len > NGX_HTTP_TFA_RESEND_REDIS_PASSWORD_MAX) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "redis_password_file \"%s\" is too large (more "
-                           "than %d bytes)", name.data,
-                           NGX_HTTP_TFA_RESEND_REDIS_PASSWORD_MAX);
-        goto done;
-    }
 
     /* one line: a trailing "\n" or "\r\n" is not the password's */
 
@@ -557,11 +501,6 @@ ngx_http_tfa_resend_redis_read_password(ngx_conf_t *cf,
 done:
 
     ngx_explicit_memzero(buf, NGX_HTTP_TFA_RESEND_REDIS_PASSWORD_MAX + 1);
-
-    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
-                           ngx_close_file_n " \"%s\" failed", name.data);
-    }
 
     return rc;
 }
