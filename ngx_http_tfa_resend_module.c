@@ -15,7 +15,6 @@
 #include "ngx_http_tfa_resend_credentials.h"
 #include "ngx_http_tfa_resend_handler.h"
 #include "ngx_http_tfa_resend_limit.h"
-#include "ngx_http_tfa_resend_redis.h"
 
 
 static ngx_int_t ngx_http_tfa_resend_preconfiguration(ngx_conf_t *cf);
@@ -154,7 +153,7 @@ ngx_module_t  ngx_http_tfa_resend_module = {
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    ngx_http_tfa_resend_redis_exit_process, /* exit process */
+    ngx_http_tfa_resend_limit_exit_process, /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };

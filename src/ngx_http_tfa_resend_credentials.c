@@ -99,11 +99,9 @@ ngx_http_tfa_resend_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
     from = NGX_HTTP_TFA_RESEND_FROM_INLINE;
     ngx_str_null(&name);
 
-    if (value[2].len >= 5 && ngx_strncmp(value[2].data, "file=", 5) == 0) {
+    if (ngx_http_tfa_resend_conf_param(&value[2], "file=", &name)) {
 
         from = NGX_HTTP_TFA_RESEND_FROM_FILE;
-        name.len = value[2].len - 5;
-        name.data = value[2].data + 5;
 
         if (name.len == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -127,12 +125,9 @@ ngx_http_tfa_resend_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
         text.data = buf;
         text.len = len;
 
-    } else if (value[2].len >= 4
-               && ngx_strncmp(value[2].data, "env=", 4) == 0)
-    {
+    } else if (ngx_http_tfa_resend_conf_param(&value[2], "env=", &name)) {
+
         from = NGX_HTTP_TFA_RESEND_FROM_ENV;
-        name.len = value[2].len - 4;
-        name.data = value[2].data + 4;
 
         if (name.len == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -18,6 +18,7 @@
 
 #include "ngx_http_tfa_resend_module.h"
 #include "ngx_http_tfa_resend_limit.h"
+#include "ngx_http_tfa_resend_conf.h"
 #include "ngx_http_tfa_resend_shm.h"
 #include "ngx_http_tfa_resend_redis.h"
 
@@ -42,6 +43,9 @@ static ngx_int_t ngx_http_tfa_resend_limit_header_filter(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_tfa_resend_limit_set_header(ngx_http_request_t *r,
     ngx_str_t *name, ngx_uint_t value);
+static const ngx_http_tfa_resend_store_kind_t *
+    ngx_http_tfa_resend_limit_store_kind(ngx_conf_t *cf, ngx_str_t *value);
+static char *ngx_http_tfa_resend_limit_store_param(ngx_str_t *value);
 
 
 ngx_conf_enum_t  ngx_http_tfa_resend_limit_log_levels[] = {
@@ -63,6 +67,34 @@ static ngx_str_t  ngx_http_tfa_resend_limit_headers[] = {
     ngx_string("X-RateLimit-Remaining"),
     ngx_string("Retry-After")
 };
+
+
+/*
+ * The kinds of store a zone can have, by its store= parameter: the first
+ * row that takes it.  Its syntax is what the messages offer; the rediss://
+ * row is the Redis kind's own, which refuses it.
+ */
+
+static ngx_http_tfa_resend_store_kind_t  ngx_http_tfa_resend_limit_stores[] =
+{
+    { ngx_string("redis://"), "store=redis://HOST:PORT[/DB]",
+      ngx_http_tfa_resend_redis_params, ngx_http_tfa_resend_redis_create,
+      ngx_http_tfa_resend_redis_exit_process },
+
+    { ngx_string("rediss://"), NULL,
+      ngx_http_tfa_resend_redis_params, ngx_http_tfa_resend_redis_create,
+      ngx_http_tfa_resend_redis_exit_process },
+
+    { ngx_string("shm"), "store=shm",
+      NULL, ngx_http_tfa_resend_shm_create, NULL },
+
+    { ngx_null_string, NULL, NULL, NULL, NULL }
+};
+
+
+/* a zone without store= */
+static ngx_str_t  ngx_http_tfa_resend_limit_default_store =
+    ngx_string("store=shm");
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -547,18 +579,22 @@ char *
 ngx_http_tfa_resend_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
-    u_char                       *p;
-    ssize_t                       size;
-    ngx_int_t                     limit, window, rc;
-    ngx_str_t                    *value, *param, name, s;
-    ngx_uint_t                    i;
-    ngx_array_t                  *params;
-    ngx_shm_zone_t               *shm_zone;
-    ngx_http_tfa_resend_store_t  *store;
+    u_char                                  *p;
+    char                                    *syntax;
+    ssize_t                                  size;
+    ngx_int_t                                limit, window;
+    ngx_str_t                               *value, *param, *kind_param;
+    ngx_str_t                                name, s;
+    ngx_uint_t                               i, j;
+    ngx_array_t                             *params;
+    ngx_shm_zone_t                          *shm_zone;
+    ngx_http_tfa_resend_store_t             *store;
+    const ngx_http_tfa_resend_store_kind_t  *kind;
 
     value = cf->args->elts;
 
     params = NULL;
+    kind_param = NULL;
     size = 0;
     limit = 0;
     window = 0;
@@ -566,9 +602,7 @@ ngx_http_tfa_resend_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 
     for (i = 1; i < cf->args->nelts; i++) {
 
-        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
-
-            name.data = value[i].data + 5;
+        if (ngx_http_tfa_resend_conf_param(&value[i], "zone=", &name)) {
 
             p = (u_char *) ngx_strchr(name.data, ':');
 
@@ -603,9 +637,7 @@ ngx_http_tfa_resend_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "rate=", 5) == 0) {
-
-            s.data = value[i].data + 5;
+        if (ngx_http_tfa_resend_conf_param(&value[i], "rate=", &s)) {
 
             p = (u_char *) ngx_strchr(s.data, '/');
 
@@ -646,9 +678,22 @@ ngx_http_tfa_resend_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
-        /* store=, redis_timeout= ...: the store's own */
+        if (ngx_http_tfa_resend_conf_param(&value[i], "store=", NULL)) {
 
-        if (ngx_http_tfa_resend_redis_param(&value[i])) {
+            if (kind_param) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "duplicate parameter \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            kind_param = &value[i];
+
+            continue;
+        }
+
+        /* redis_timeout= ...: a kind of store's own, checked below */
+
+        if (ngx_http_tfa_resend_limit_store_param(&value[i])) {
 
             if (params == NULL) {
                 params = ngx_array_create(cf->temp_pool, 4,
@@ -687,6 +732,37 @@ ngx_http_tfa_resend_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
+    kind = ngx_http_tfa_resend_limit_store_kind(cf,
+               kind_param ? kind_param
+                          : &ngx_http_tfa_resend_limit_default_store);
+    if (kind == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* the parameters given must be the kind's own */
+
+    param = params ? params->elts : NULL;
+
+    for (i = 0; params && i < params->nelts; i++) {
+
+        for (j = 0; kind->params && kind->params[j]; j++) {
+            if (ngx_http_tfa_resend_conf_param(&param[i], kind->params[j],
+                                               NULL))
+            {
+                break;
+            }
+        }
+
+        if (kind->params == NULL || kind->params[j] == NULL) {
+            syntax = ngx_http_tfa_resend_limit_store_param(&param[i]);
+
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": only with %s",
+                               &param[i], syntax);
+            return NGX_CONF_ERROR;
+        }
+    }
+
     shm_zone = ngx_shared_memory_add(cf, &name, size,
                                      &ngx_http_tfa_resend_module);
     if (shm_zone == NULL) {
@@ -705,25 +781,94 @@ ngx_http_tfa_resend_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
+    store->kind = kind;
     store->shm_zone = shm_zone;
     store->name = shm_zone->shm.name;
     store->limit = limit;
     store->window = window;
 
-    rc = params ? ngx_http_tfa_resend_redis_create(cf, store, params)
-                : NGX_DECLINED;
-
-    if (rc == NGX_ERROR) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (rc == NGX_DECLINED
-        && ngx_http_tfa_resend_shm_create(cf, store) != NGX_OK)
-    {
+    if (kind->create(cf, store, kind_param, params) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* the row of the table that takes store=VALUE; or an [emerg] and NULL */
+
+static const ngx_http_tfa_resend_store_kind_t *
+ngx_http_tfa_resend_limit_store_kind(ngx_conf_t *cf, ngx_str_t *value)
+{
+    u_char                            *p, *last, use[256];
+    ngx_str_t                          s;
+    ngx_http_tfa_resend_store_kind_t  *kind;
+
+    (void) ngx_http_tfa_resend_conf_param(value, "store=", &s);
+
+    for (kind = ngx_http_tfa_resend_limit_stores; kind->name.len; kind++) {
+
+        if (kind->name.len > 3
+            && ngx_strncmp(kind->name.data + kind->name.len - 3, "://", 3)
+               == 0)
+        {
+            /* a scheme */
+
+            if (s.len >= kind->name.len
+                && ngx_strncmp(s.data, kind->name.data, kind->name.len) == 0)
+            {
+                return kind;
+            }
+
+            continue;
+        }
+
+        if (s.len == kind->name.len
+            && ngx_strncmp(s.data, kind->name.data, s.len) == 0)
+        {
+            return kind;
+        }
+    }
+
+    p = use;
+    last = use + sizeof(use);
+
+    for (kind = ngx_http_tfa_resend_limit_stores; kind->name.len; kind++) {
+        if (kind->syntax) {
+            p = ngx_slprintf(p, last, "%s%s", p == use ? "" : " or ",
+                             kind->syntax);
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid store \"%V\": use %*s", value, p - use, use);
+
+    return NULL;
+}
+
+
+/*
+ * Whether value is a parameter of some kind of store: the syntax of the
+ * first such kind, for messages; or NULL.
+ */
+
+static char *
+ngx_http_tfa_resend_limit_store_param(ngx_str_t *value)
+{
+    ngx_uint_t                         j;
+    ngx_http_tfa_resend_store_kind_t  *kind;
+
+    for (kind = ngx_http_tfa_resend_limit_stores; kind->name.len; kind++) {
+
+        for (j = 0; kind->params && kind->params[j]; j++) {
+            if (ngx_http_tfa_resend_conf_param(value, kind->params[j], NULL))
+            {
+                return kind->syntax ? kind->syntax : "";
+            }
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -746,15 +891,14 @@ ngx_http_tfa_resend_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_OK;
     }
 
-    if (ngx_strncmp(value[1].data, "zone=", 5) != 0 || value[1].len == 5) {
+    if (!ngx_http_tfa_resend_conf_param(&value[1], "zone=", &s)
+        || s.len == 0)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\": use zone=NAME or off",
                            &value[1]);
         return NGX_CONF_ERROR;
     }
-
-    s.len = value[1].len - 5;
-    s.data = value[1].data + 5;
 
     shm_zone = ngx_shared_memory_add(cf, &s, 0, &ngx_http_tfa_resend_module);
     if (shm_zone == NULL) {
@@ -771,4 +915,45 @@ ngx_http_tfa_resend_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     lcf->limit_store = shm_zone->data;
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * A worker exits: each zone's store lets go of what it holds in the worker
+ * (the module's exit_process)
+ */
+
+void
+ngx_http_tfa_resend_limit_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                    i;
+    ngx_shm_zone_t               *shm_zone;
+    ngx_list_part_t              *part;
+    ngx_http_tfa_resend_store_t  *store;
+
+    part = &cycle->shared_memory.part;
+    shm_zone = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            shm_zone = part->elts;
+            i = 0;
+        }
+
+        if (shm_zone[i].tag != &ngx_http_tfa_resend_module) {
+            continue;
+        }
+
+        store = shm_zone[i].data;
+
+        if (store && store->kind && store->kind->exit_process) {
+            store->kind->exit_process(store);
+        }
+    }
 }

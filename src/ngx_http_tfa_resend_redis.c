@@ -18,7 +18,6 @@
 #include <ngx_core.h>
 #include <ngx_sha1.h>
 
-#include "ngx_http_tfa_resend_module.h"
 #include "ngx_http_tfa_resend_conf.h"
 #include "ngx_http_tfa_resend_shm.h"
 #include "ngx_http_tfa_resend_redis.h"
@@ -40,61 +39,48 @@ static ngx_int_t ngx_http_tfa_resend_redis_read_password(ngx_conf_t *cf,
 static void ngx_http_tfa_resend_redis_pool_cleanup(void *data);
 
 
-ngx_uint_t
-ngx_http_tfa_resend_redis_param(ngx_str_t *value)
-{
-    static ngx_str_t  names[] = {
-        ngx_string("store="),
-        ngx_string("redis_timeout="),
-        ngx_string("redis_password_file="),
-        ngx_string("on_store_error="),
-        ngx_null_string
-    };
-
-    ngx_str_t  *n;
-
-    for (n = names; n->len; n++) {
-        if (value->len >= n->len
-            && ngx_strncmp(value->data, n->data, n->len) == 0)
-        {
-            return 1;
-        }
-    }
-
-    return 0;
-}
+char  *ngx_http_tfa_resend_redis_params[] = {
+    "redis_timeout=",
+    "redis_password_file=",
+    "on_store_error=",
+    NULL
+};
 
 
 ngx_int_t
 ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
-    ngx_http_tfa_resend_store_t *store, ngx_array_t *params)
+    ngx_http_tfa_resend_store_t *store, ngx_str_t *url, ngx_array_t *params)
 {
     ngx_int_t                     t;
-    ngx_str_t                    *value, *url, *timeout, *password, *mode, s;
+    ngx_str_t                    *value, *timeout, *password, *mode, s;
     ngx_str_t                   **slot;
-    ngx_uint_t                    i, m;
+    ngx_uint_t                    i, m, n;
     ngx_pool_cleanup_t           *cln;
     ngx_http_tfa_resend_redis_t  *rd;
 
-    value = params->elts;
+    value = params ? params->elts : NULL;
+    n = params ? params->nelts : 0;
 
-    url = NULL;
     timeout = NULL;
     password = NULL;
     mode = NULL;
 
-    for (i = 0; i < params->nelts; i++) {
+    /* the limiter passes only ngx_http_tfa_resend_redis_params[] */
 
-        switch (value[i].data[0]) {
-        case 's':
-            slot = &url;
-            break;
-        case 'r':
-            slot = (value[i].data[6] == 't') ? &timeout : &password;
-            break;
-        default: /* 'o' */
+    for (i = 0; i < n; i++) {
+
+        if (ngx_http_tfa_resend_conf_param(&value[i], "redis_timeout=", NULL))
+        {
+            slot = &timeout;
+
+        } else if (ngx_http_tfa_resend_conf_param(&value[i],
+                                                  "redis_password_file=",
+                                                  NULL))
+        {
+            slot = &password;
+
+        } else {
             slot = &mode;
-            break;
         }
 
         if (*slot) {
@@ -106,45 +92,10 @@ ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
         *slot = &value[i];
     }
 
-    if (url == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\": only with "
-                           "store=redis://HOST:PORT", &value[0]);
-        return NGX_ERROR;
-    }
-
-    s.data = url->data + sizeof("store=") - 1;
-    s.len = url->len - (sizeof("store=") - 1);
-
-    if (s.len == 3 && ngx_strncmp(s.data, "shm", 3) == 0) {
-
-        for (i = 0; i < params->nelts; i++) {
-            if (&value[i] != url) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid parameter \"%V\": only with "
-                                   "store=redis://HOST:PORT", &value[i]);
-                return NGX_ERROR;
-            }
-        }
-
-        return NGX_DECLINED;
-    }
-
-    if (s.len >= sizeof("rediss://") - 1
-        && ngx_strncmp(s.data, "rediss://", sizeof("rediss://") - 1) == 0)
-    {
+    if (ngx_http_tfa_resend_conf_param(url, "store=rediss://", NULL)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid store \"%V\": TLS to Redis (rediss://) "
                            "is not supported", url);
-        return NGX_ERROR;
-    }
-
-    if (s.len < sizeof("redis://") - 1
-        || ngx_strncmp(s.data, "redis://", sizeof("redis://") - 1) != 0)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid store \"%V\": use "
-                           "store=redis://HOST:PORT[/DB] or store=shm", url);
         return NGX_ERROR;
     }
 
@@ -162,8 +113,7 @@ ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
     rd->timeout = 100;
 
     if (timeout) {
-        s.data = timeout->data + sizeof("redis_timeout=") - 1;
-        s.len = timeout->len - (sizeof("redis_timeout=") - 1);
+        (void) ngx_http_tfa_resend_conf_param(timeout, "redis_timeout=", &s);
 
         t = ngx_parse_time(&s, 0);
 
@@ -180,8 +130,7 @@ ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
     rd->on_error = NGX_HTTP_TFA_RESEND_REDIS_LOCAL;
 
     if (mode) {
-        s.data = mode->data + sizeof("on_store_error=") - 1;
-        s.len = mode->len - (sizeof("on_store_error=") - 1);
+        (void) ngx_http_tfa_resend_conf_param(mode, "on_store_error=", &s);
 
         for (m = 0; ngx_http_tfa_resend_redis_modes[m].len; m++) {
             if (s.len == ngx_http_tfa_resend_redis_modes[m].len
@@ -220,7 +169,9 @@ ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
     rd->local.limit = store->limit;
     rd->local.window = store->window;
 
-    if (ngx_http_tfa_resend_shm_create(cf, &rd->local) != NGX_OK) {
+    if (ngx_http_tfa_resend_shm_create(cf, &rd->local, NULL, NULL)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -349,8 +300,7 @@ ngx_http_tfa_resend_redis_parse_url(ngx_conf_t *cf,
 
     ngx_memzero(&u, sizeof(ngx_url_t));
 
-    u.url.data = value->data + sizeof("store=redis://") - 1;
-    u.url.len = value->len - (sizeof("store=redis://") - 1);
+    (void) ngx_http_tfa_resend_conf_param(value, "store=redis://", &u.url);
     u.default_port = 6379;
     u.uri_part = 1;
 
@@ -435,8 +385,8 @@ ngx_http_tfa_resend_redis_read_password(ngx_conf_t *cf,
     ngx_int_t   rc;
     ngx_str_t   name;
 
-    name.data = value->data + sizeof("redis_password_file=") - 1;
-    name.len = value->len - (sizeof("redis_password_file=") - 1);
+    (void) ngx_http_tfa_resend_conf_param(value, "redis_password_file=",
+                                          &name);
 
     if (name.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -507,38 +457,9 @@ done:
 
 
 void
-ngx_http_tfa_resend_redis_exit_process(ngx_cycle_t *cycle)
+ngx_http_tfa_resend_redis_exit_process(ngx_http_tfa_resend_store_t *store)
 {
-    ngx_uint_t                    i;
-    ngx_shm_zone_t               *shm_zone;
-    ngx_list_part_t              *part;
-    ngx_http_tfa_resend_store_t  *store;
-
-    part = &cycle->shared_memory.part;
-    shm_zone = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            shm_zone = part->elts;
-            i = 0;
-        }
-
-        if (shm_zone[i].tag != &ngx_http_tfa_resend_module) {
-            continue;
-        }
-
-        store = shm_zone[i].data;
-
-        if (store && store->type == &ngx_http_tfa_resend_redis_store) {
-            ngx_http_tfa_resend_redis_close(store->data);
-        }
-    }
+    ngx_http_tfa_resend_redis_close(store->data);
 }
 
 
