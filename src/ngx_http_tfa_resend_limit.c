@@ -19,8 +19,6 @@
 #include "ngx_http_tfa_resend_module.h"
 #include "ngx_http_tfa_resend_limit.h"
 #include "ngx_http_tfa_resend_conf.h"
-#include "ngx_http_tfa_resend_shm.h"
-#include "ngx_http_tfa_resend_redis.h"
 
 
 /* one admission: the store operation and what its refund needs */
@@ -43,9 +41,6 @@ static ngx_int_t ngx_http_tfa_resend_limit_header_filter(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_tfa_resend_limit_set_header(ngx_http_request_t *r,
     ngx_str_t *name, ngx_uint_t value);
-static const ngx_http_tfa_resend_store_kind_t *
-    ngx_http_tfa_resend_limit_store_kind(ngx_conf_t *cf, ngx_str_t *value);
-static char *ngx_http_tfa_resend_limit_store_param(ngx_str_t *value);
 
 
 ngx_conf_enum_t  ngx_http_tfa_resend_limit_log_levels[] = {
@@ -67,34 +62,6 @@ static ngx_str_t  ngx_http_tfa_resend_limit_headers[] = {
     ngx_string("X-RateLimit-Remaining"),
     ngx_string("Retry-After")
 };
-
-
-/*
- * The kinds of store a zone can have, by its store= parameter: the first
- * row that takes it.  Its syntax is what the messages offer; the rediss://
- * row is the Redis kind's own, which refuses it.
- */
-
-static ngx_http_tfa_resend_store_kind_t  ngx_http_tfa_resend_limit_stores[] =
-{
-    { ngx_string("redis://"), "store=redis://HOST:PORT[/DB]",
-      ngx_http_tfa_resend_redis_params, ngx_http_tfa_resend_redis_create,
-      ngx_http_tfa_resend_redis_exit_process },
-
-    { ngx_string("rediss://"), NULL,
-      ngx_http_tfa_resend_redis_params, ngx_http_tfa_resend_redis_create,
-      ngx_http_tfa_resend_redis_exit_process },
-
-    { ngx_string("shm"), "store=shm",
-      NULL, ngx_http_tfa_resend_shm_create, NULL },
-
-    { ngx_null_string, NULL, NULL, NULL, NULL }
-};
-
-
-/* a zone without store= */
-static ngx_str_t  ngx_http_tfa_resend_limit_default_store =
-    ngx_string("store=shm");
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -580,12 +547,11 @@ ngx_http_tfa_resend_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     u_char                                  *p;
-    char                                    *syntax;
     ssize_t                                  size;
     ngx_int_t                                limit, window;
     ngx_str_t                               *value, *param, *kind_param;
     ngx_str_t                                name, s;
-    ngx_uint_t                               i, j;
+    ngx_uint_t                               i;
     ngx_array_t                             *params;
     ngx_shm_zone_t                          *shm_zone;
     ngx_http_tfa_resend_store_t             *store;
@@ -693,7 +659,7 @@ ngx_http_tfa_resend_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 
         /* redis_timeout= ...: a kind of store's own, checked below */
 
-        if (ngx_http_tfa_resend_limit_store_param(&value[i])) {
+        if (ngx_http_tfa_resend_store_param(&value[i])) {
 
             if (params == NULL) {
                 params = ngx_array_create(cf->temp_pool, 4,
@@ -732,35 +698,13 @@ ngx_http_tfa_resend_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    kind = ngx_http_tfa_resend_limit_store_kind(cf,
-               kind_param ? kind_param
-                          : &ngx_http_tfa_resend_limit_default_store);
+    kind = ngx_http_tfa_resend_store_kind(cf, kind_param);
     if (kind == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    /* the parameters given must be the kind's own */
-
-    param = params ? params->elts : NULL;
-
-    for (i = 0; params && i < params->nelts; i++) {
-
-        for (j = 0; kind->params && kind->params[j]; j++) {
-            if (ngx_http_tfa_resend_conf_param(&param[i], kind->params[j],
-                                               NULL))
-            {
-                break;
-            }
-        }
-
-        if (kind->params == NULL || kind->params[j] == NULL) {
-            syntax = ngx_http_tfa_resend_limit_store_param(&param[i]);
-
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\": only with %s",
-                               &param[i], syntax);
-            return NGX_CONF_ERROR;
-        }
+    if (ngx_http_tfa_resend_store_check_params(cf, kind, params) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     shm_zone = ngx_shared_memory_add(cf, &name, size,
@@ -794,82 +738,6 @@ ngx_http_tfa_resend_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     return NGX_CONF_OK;
 }
 
-
-/* the row of the table that takes store=VALUE; or an [emerg] and NULL */
-
-static const ngx_http_tfa_resend_store_kind_t *
-ngx_http_tfa_resend_limit_store_kind(ngx_conf_t *cf, ngx_str_t *value)
-{
-    u_char                            *p, *last, use[256];
-    ngx_str_t                          s;
-    ngx_http_tfa_resend_store_kind_t  *kind;
-
-    (void) ngx_http_tfa_resend_conf_param(value, "store=", &s);
-
-    for (kind = ngx_http_tfa_resend_limit_stores; kind->name.len; kind++) {
-
-        if (kind->name.len > 3
-            && ngx_strncmp(kind->name.data + kind->name.len - 3, "://", 3)
-               == 0)
-        {
-            /* a scheme */
-
-            if (s.len >= kind->name.len
-                && ngx_strncmp(s.data, kind->name.data, kind->name.len) == 0)
-            {
-                return kind;
-            }
-
-            continue;
-        }
-
-        if (s.len == kind->name.len
-            && ngx_strncmp(s.data, kind->name.data, s.len) == 0)
-        {
-            return kind;
-        }
-    }
-
-    p = use;
-    last = use + sizeof(use);
-
-    for (kind = ngx_http_tfa_resend_limit_stores; kind->name.len; kind++) {
-        if (kind->syntax) {
-            p = ngx_slprintf(p, last, "%s%s", p == use ? "" : " or ",
-                             kind->syntax);
-        }
-    }
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid store \"%V\": use %*s", value, p - use, use);
-
-    return NULL;
-}
-
-
-/*
- * Whether value is a parameter of some kind of store: the syntax of the
- * first such kind, for messages; or NULL.
- */
-
-static char *
-ngx_http_tfa_resend_limit_store_param(ngx_str_t *value)
-{
-    ngx_uint_t                         j;
-    ngx_http_tfa_resend_store_kind_t  *kind;
-
-    for (kind = ngx_http_tfa_resend_limit_stores; kind->name.len; kind++) {
-
-        for (j = 0; kind->params && kind->params[j]; j++) {
-            if (ngx_http_tfa_resend_conf_param(value, kind->params[j], NULL))
-            {
-                return kind->syntax ? kind->syntax : "";
-            }
-        }
-    }
-
-    return NULL;
-}
 
 
 char *

@@ -11,9 +11,9 @@
  * a remote store (Redis) answers later: its admit returns NGX_AGAIN and
  * calls op->done once the answer is in.  The limiter treats both alike.
  *
- * Which store a zone has is its store= parameter: a row of the limiter's
- * table of store kinds (ngx_http_tfa_resend_limit.c), each row a kind's
- * name, its own parameters, how to create one, and its exit hook.
+ * Which store a zone has is its store= parameter: a row of the table of
+ * store kinds (ngx_http_tfa_resend_store.c), each row a kind's name, its
+ * own parameters, how to create one, and its exit hook.
  */
 
 
@@ -158,6 +158,24 @@ struct ngx_http_tfa_resend_store_kind_s {
                          ngx_str_t *value, ngx_array_t *params);
     void       (*exit_process)(ngx_http_tfa_resend_store_t *store);
 };
+
+
+/*
+ * The row of the table that takes value, a store= parameter (NULL: the
+ * default, store=shm); or an [emerg] logged and NULL.
+ */
+const ngx_http_tfa_resend_store_kind_t *ngx_http_tfa_resend_store_kind(
+    ngx_conf_t *cf, ngx_str_t *value);
+
+/*
+ * Whether value is a parameter of some kind of store: the syntax of the
+ * first such kind, for messages (or ""); else NULL.
+ */
+char *ngx_http_tfa_resend_store_param(ngx_str_t *value);
+
+/* NGX_OK: every one of params (ngx_str_t, or NULL) is the kind's own */
+ngx_int_t ngx_http_tfa_resend_store_check_params(ngx_conf_t *cf,
+    const ngx_http_tfa_resend_store_kind_t *kind, ngx_array_t *params);
 
 
 #endif /* _NGX_HTTP_TFA_RESEND_STORE_H_INCLUDED_ */
