@@ -16,7 +16,6 @@
 #include "ngx_http_tfa_resend_filter.h"
 #include "ngx_http_tfa_resend_handler.h"
 #include "ngx_http_tfa_resend_limit.h"
-#include "ngx_http_tfa_resend_redis.h"
 #include "ngx_http_tfa_resend_variables.h"
 
 
@@ -156,7 +155,7 @@ ngx_module_t  ngx_http_tfa_resend_module = {
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    ngx_http_tfa_resend_redis_exit_process, /* exit process */
+    ngx_http_tfa_resend_limit_exit_process, /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };

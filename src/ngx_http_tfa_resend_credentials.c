@@ -19,6 +19,7 @@
 
 #include "ngx_http_tfa_resend_module.h"
 #include "ngx_http_tfa_resend_check.h"
+#include "ngx_http_tfa_resend_conf.h"
 #include "ngx_http_tfa_resend_credentials.h"
 
 
@@ -30,8 +31,6 @@
 #define NGX_HTTP_TFA_RESEND_FROM_ENV     2
 
 
-static ngx_int_t ngx_http_tfa_resend_read_secret_file(ngx_conf_t *cf,
-    ngx_str_t *name, u_char *buf, size_t *len);
 static ngx_int_t ngx_http_tfa_resend_read_secret_env(ngx_conf_t *cf,
     ngx_str_t *name, ngx_str_t *text);
 static ngx_uint_t ngx_http_tfa_resend_is_header(ngx_table_elt_t *h,
@@ -100,11 +99,9 @@ ngx_http_tfa_resend_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
     from = NGX_HTTP_TFA_RESEND_FROM_INLINE;
     ngx_str_null(&name);
 
-    if (value[2].len >= 5 && ngx_strncmp(value[2].data, "file=", 5) == 0) {
+    if (ngx_http_tfa_resend_conf_param(&value[2], "file=", &name)) {
 
         from = NGX_HTTP_TFA_RESEND_FROM_FILE;
-        name.len = value[2].len - 5;
-        name.data = value[2].data + 5;
 
         if (name.len == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -121,17 +118,16 @@ ngx_http_tfa_resend_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
             return NGX_CONF_ERROR;
         }
 
-        rc = ngx_http_tfa_resend_read_secret_file(cf, &name, buf, &len);
+        rc = ngx_http_tfa_resend_conf_read_secret(cf, &name,
+                 "tfa_resend_credentials", "credentials file", buf,
+                 NGX_HTTP_TFA_RESEND_SECRET_MAX, &len);
 
         text.data = buf;
         text.len = len;
 
-    } else if (value[2].len >= 4
-               && ngx_strncmp(value[2].data, "env=", 4) == 0)
-    {
+    } else if (ngx_http_tfa_resend_conf_param(&value[2], "env=", &name)) {
+
         from = NGX_HTTP_TFA_RESEND_FROM_ENV;
-        name.len = value[2].len - 4;
-        name.data = value[2].data + 4;
 
         if (name.len == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -224,93 +220,6 @@ failed:
     return NGX_CONF_ERROR;
 }
 
-
-static ngx_int_t
-ngx_http_tfa_resend_read_secret_file(ngx_conf_t *cf, ngx_str_t *name,
-    u_char *buf, size_t *len)
-{
-    ssize_t          n;
-    ngx_fd_t         fd;
-    ngx_int_t        rc;
-    ngx_uint_t       mode;
-    ngx_file_info_t  fi;
-
-    *len = 0;
-
-    fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "tfa_resend_credentials: " ngx_open_file_n
-                           " \"%s\" failed", name->data);
-        return NGX_ERROR;
-    }
-
-    rc = NGX_ERROR;
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "tfa_resend_credentials: " ngx_fd_info_n
-                           " \"%s\" failed", name->data);
-        goto done;
-    }
-
-    if (!ngx_is_file(&fi)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "credentials file \"%s\" is not a regular file",
-                           name->data);
-        goto done;
-    }
-
-    mode = ngx_file_access(&fi);
-
-    if (mode & (S_IRGRP|S_IROTH)) {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "credentials file \"%s\" is readable by group "
-                           "or others (mode 0%ui%ui%ui): restrict it to its "
-                           "owner", name->data, (ngx_uint_t) (mode >> 6) & 7,
-                           (ngx_uint_t) (mode >> 3) & 7, (ngx_uint_t) mode & 7);
-    }
-
-    /* read one byte more than allowed to tell "too large" */
-
-    while (*len <= NGX_HTTP_TFA_RESEND_SECRET_MAX) {
-        n = ngx_read_fd(fd, buf + *len,
-                        NGX_HTTP_TFA_RESEND_SECRET_MAX + 1 - *len);
-
-        if (n == -1) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                               "tfa_resend_credentials: " ngx_read_fd_n
-                               " \"%s\" failed", name->data);
-            goto done;
-        }
-
-        if (n == 0) {
-            break;
-        }
-
-        *len += n;
-    }
-
-    if (*len > NGX_HTTP_TFA_RESEND_SECRET_MAX) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "credentials file \"%s\" is too large "
-                           "(more than %d bytes)", name->data,
-                           NGX_HTTP_TFA_RESEND_SECRET_MAX);
-        goto done;
-    }
-
-    rc = NGX_OK;
-
-done:
-
-    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
-                           ngx_close_file_n " \"%s\" failed", name->data);
-    }
-
-    return rc;
-}
 
 
 /*

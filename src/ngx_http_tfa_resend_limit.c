@@ -18,9 +18,9 @@
 
 #include "ngx_http_tfa_resend_module.h"
 #include "ngx_http_tfa_resend_limit.h"
+#include "ngx_http_tfa_resend_conf.h"
 #include "ngx_http_tfa_resend_response.h"
-#include "ngx_http_tfa_resend_shm.h"
-#include "ngx_http_tfa_resend_redis.h"
+#include "ngx_http_tfa_resend_stores.h"
 
 
 typedef struct ngx_http_tfa_resend_limit_admission_s
@@ -543,18 +543,21 @@ char *
 ngx_http_tfa_resend_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
-    u_char                       *p;
-    ssize_t                       size;
-    ngx_int_t                     limit, window, rc;
-    ngx_str_t                    *value, *param, name, s;
-    ngx_uint_t                    i;
-    ngx_array_t                  *params;
-    ngx_shm_zone_t               *shm_zone;
-    ngx_http_tfa_resend_store_t  *store;
+    u_char                                  *p;
+    ssize_t                                  size;
+    ngx_int_t                                limit, window;
+    ngx_str_t                               *value, *param, *kind_param;
+    ngx_str_t                                name, s;
+    ngx_uint_t                               i;
+    ngx_array_t                             *params;
+    ngx_shm_zone_t                          *shm_zone;
+    ngx_http_tfa_resend_store_t             *store;
+    const ngx_http_tfa_resend_store_kind_t  *kind;
 
     value = cf->args->elts;
 
     params = NULL;
+    kind_param = NULL;
     size = 0;
     limit = 0;
     window = 0;
@@ -562,9 +565,7 @@ ngx_http_tfa_resend_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 
     for (i = 1; i < cf->args->nelts; i++) {
 
-        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
-
-            name.data = value[i].data + 5;
+        if (ngx_http_tfa_resend_conf_param(&value[i], "zone=", &name)) {
 
             p = (u_char *) ngx_strchr(name.data, ':');
 
@@ -599,9 +600,7 @@ ngx_http_tfa_resend_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "rate=", 5) == 0) {
-
-            s.data = value[i].data + 5;
+        if (ngx_http_tfa_resend_conf_param(&value[i], "rate=", &s)) {
 
             p = (u_char *) ngx_strchr(s.data, '/');
 
@@ -642,9 +641,22 @@ ngx_http_tfa_resend_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
-        /* store=, redis_timeout= ...: the store's own */
+        if (ngx_http_tfa_resend_conf_param(&value[i], "store=", NULL)) {
 
-        if (ngx_http_tfa_resend_redis_param(&value[i])) {
+            if (kind_param) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "duplicate parameter \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            kind_param = &value[i];
+
+            continue;
+        }
+
+        /* redis_timeout= ...: a kind of store's own, checked below */
+
+        if (ngx_http_tfa_resend_store_param(&value[i])) {
 
             if (params == NULL) {
                 params = ngx_array_create(cf->temp_pool, 4,
@@ -683,6 +695,15 @@ ngx_http_tfa_resend_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
+    kind = ngx_http_tfa_resend_store_kind(cf, kind_param);
+    if (kind == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_tfa_resend_store_check_params(cf, kind, params) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     shm_zone = ngx_shared_memory_add(cf, &name, size,
                                      &ngx_http_tfa_resend_module);
     if (shm_zone == NULL) {
@@ -701,26 +722,19 @@ ngx_http_tfa_resend_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
+    store->kind = kind;
     store->shm_zone = shm_zone;
     store->name = shm_zone->shm.name;
     store->limit = limit;
     store->window = window;
 
-    rc = params ? ngx_http_tfa_resend_redis_create(cf, store, params)
-                : NGX_DECLINED;
-
-    if (rc == NGX_ERROR) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (rc == NGX_DECLINED
-        && ngx_http_tfa_resend_shm_create(cf, store) != NGX_OK)
-    {
+    if (kind->create(cf, store, kind_param, params) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
 }
+
 
 
 char *
@@ -742,15 +756,14 @@ ngx_http_tfa_resend_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_OK;
     }
 
-    if (ngx_strncmp(value[1].data, "zone=", 5) != 0 || value[1].len == 5) {
+    if (!ngx_http_tfa_resend_conf_param(&value[1], "zone=", &s)
+        || s.len == 0)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\": use zone=NAME or off",
                            &value[1]);
         return NGX_CONF_ERROR;
     }
-
-    s.len = value[1].len - 5;
-    s.data = value[1].data + 5;
 
     shm_zone = ngx_shared_memory_add(cf, &s, 0, &ngx_http_tfa_resend_module);
     if (shm_zone == NULL) {
@@ -777,4 +790,45 @@ ngx_http_tfa_resend_limit_init(ngx_conf_t *cf)
     ngx_http_top_header_filter = ngx_http_tfa_resend_limit_header_filter;
 
     return NGX_OK;
+}
+
+
+/*
+ * A worker exits: each zone's store lets go of what it holds in the worker
+ * (the module's exit_process)
+ */
+
+void
+ngx_http_tfa_resend_limit_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                    i;
+    ngx_shm_zone_t               *shm_zone;
+    ngx_list_part_t              *part;
+    ngx_http_tfa_resend_store_t  *store;
+
+    part = &cycle->shared_memory.part;
+    shm_zone = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            shm_zone = part->elts;
+            i = 0;
+        }
+
+        if (shm_zone[i].tag != &ngx_http_tfa_resend_module) {
+            continue;
+        }
+
+        store = shm_zone[i].data;
+
+        if (store && store->kind && store->kind->exit_process) {
+            store->kind->exit_process(store);
+        }
+    }
 }

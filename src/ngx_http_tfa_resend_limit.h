@@ -46,5 +46,8 @@ char *ngx_http_tfa_resend_limit(ngx_conf_t *cf, ngx_command_t *cmd,
 /* registers the header filter (postconfiguration) */
 ngx_int_t ngx_http_tfa_resend_limit_init(ngx_conf_t *cf);
 
+/* the module's exit_process: each zone's store, by its kind's exit hook */
+void ngx_http_tfa_resend_limit_exit_process(ngx_cycle_t *cycle);
+
 
 #endif /* _NGX_HTTP_TFA_RESEND_LIMIT_H_INCLUDED_ */

@@ -18,25 +18,21 @@
 #include "ngx_http_tfa_resend_store.h"
 
 
-extern const ngx_http_tfa_resend_store_type_t  ngx_http_tfa_resend_redis_store;
+/* the parameters of tfa_resend_limit_zone that are the Redis store's */
+extern char  *ngx_http_tfa_resend_redis_params[];
 
 
 /*
- * Whether a tfa_resend_limit_zone parameter is one of the store's: store=,
- * redis_timeout=, redis_password_file=, on_store_error=.
- */
-ngx_uint_t ngx_http_tfa_resend_redis_param(ngx_str_t *value);
-
-/*
- * Makes store (its shm_zone, name, limit and window set) what the store
- * parameters (an array of ngx_str_t) ask for.  NGX_DECLINED: they ask for
- * the shared-memory store (store=shm); NGX_ERROR: an [emerg] was logged.
+ * The create of the "redis" kind (ngx_http_tfa_resend_store_kind_t): url is
+ * the store=redis://HOST:PORT[/DB] parameter (store=rediss:// is refused
+ * here), params those of ngx_http_tfa_resend_redis_params[] given.
  */
 ngx_int_t ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
-    ngx_http_tfa_resend_store_t *store, ngx_array_t *params);
+    ngx_http_tfa_resend_store_t *store, ngx_str_t *url, ngx_array_t *params);
 
-/* closes this worker's Redis connections (the module's exit_process) */
-void ngx_http_tfa_resend_redis_exit_process(ngx_cycle_t *cycle);
+/* closes this worker's connection of the zone (the kind's exit hook) */
+void ngx_http_tfa_resend_redis_exit_process(
+    ngx_http_tfa_resend_store_t *store);
 
 
 #endif /* _NGX_HTTP_TFA_RESEND_REDIS_H_INCLUDED_ */

@@ -121,7 +121,8 @@ ngx_http_tfa_resend_shm_node_size(ngx_uint_t limit)
 
 ngx_int_t
 ngx_http_tfa_resend_shm_create(ngx_conf_t *cf,
-    ngx_http_tfa_resend_store_t *store)
+    ngx_http_tfa_resend_store_t *store, ngx_str_t *value,
+    ngx_array_t *params)
 {
     ngx_http_tfa_resend_shm_t  *shm;
 

@@ -26,10 +26,13 @@ extern const ngx_http_tfa_resend_store_type_t  ngx_http_tfa_resend_shm_store;
 
 /*
  * Makes store (its shm_zone, name, limit and window set) a shared-memory
- * store: sets store->type, store->data and the zone's init handler.
+ * store: sets store->type, store->data and the zone's init handler.  The
+ * create of the "shm" kind (ngx_http_tfa_resend_store_kind_t), which has
+ * no parameters of its own; value and params may be NULL.
  */
 ngx_int_t ngx_http_tfa_resend_shm_create(ngx_conf_t *cf,
-    ngx_http_tfa_resend_store_t *store);
+    ngx_http_tfa_resend_store_t *store, ngx_str_t *value,
+    ngx_array_t *params);
 
 /* the shm_zone->init of a shared-memory store, for a store that wraps one */
 ngx_int_t ngx_http_tfa_resend_shm_init_zone(ngx_shm_zone_t *shm_zone,

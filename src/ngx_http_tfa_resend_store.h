@@ -8,8 +8,12 @@
  *
  * One store per tfa_resend_limit_zone.  The shared-memory store
  * (ngx_http_tfa_resend_shm.c) answers synchronously under the zone's lock;
- * a remote store (Redis, issue 8) answers later: its admit returns NGX_AGAIN
- * and calls op->done once the answer is in.  The limiter treats both alike.
+ * a remote store (Redis) answers later: its admit returns NGX_AGAIN and
+ * calls op->done once the answer is in.  The limiter treats both alike.
+ *
+ * Which store a zone has is its store= parameter: a row of the table of
+ * store kinds (ngx_http_tfa_resend_store.c), each row a kind's name, its
+ * own parameters, how to create one, and its exit hook.
  */
 
 
@@ -28,6 +32,8 @@
 
 typedef struct ngx_http_tfa_resend_store_s     ngx_http_tfa_resend_store_t;
 typedef struct ngx_http_tfa_resend_store_op_s  ngx_http_tfa_resend_store_op_t;
+typedef struct ngx_http_tfa_resend_store_kind_s
+    ngx_http_tfa_resend_store_kind_t;
 
 typedef void (*ngx_http_tfa_resend_store_done_pt)(
     ngx_http_tfa_resend_store_op_t *op);
@@ -112,6 +118,7 @@ typedef struct {
 
 struct ngx_http_tfa_resend_store_s {
     const ngx_http_tfa_resend_store_type_t  *type;
+    const ngx_http_tfa_resend_store_kind_t  *kind;    /* its row */
     void                                    *data;    /* the store's own */
 
     ngx_shm_zone_t                          *shm_zone;
@@ -122,6 +129,34 @@ struct ngx_http_tfa_resend_store_s {
     ngx_str_t                                name;    /* the zone's */
     ngx_uint_t                               limit;   /* N */
     ngx_msec_t                               window;  /* ms */
+};
+
+
+/*
+ * A kind of store: a row of the limiter's table.  store=NAME picks the row
+ * of that name (store=shm); a name that ends in "://" is a scheme, and
+ * store=SCHEME... picks it (store=redis://HOST:PORT).
+ *
+ *   create        makes store (its shm_zone, name, limit and window set)
+ *                 one of this kind: sets store->type and store->data, and
+ *                 the zone's init handler.  value is the store= parameter
+ *                 (NULL when the zone has none), params the kind's own
+ *                 parameters given (an array of ngx_str_t, or NULL).
+ *                 NGX_OK, or NGX_ERROR with an [emerg] logged.
+ *   exit_process  a worker exits: whatever the store holds in the worker
+ *                 (a connection) goes.  NULL: nothing to do.
+ */
+
+struct ngx_http_tfa_resend_store_kind_s {
+    ngx_str_t                                name;
+    char                                    *syntax;  /* in messages, or
+                                                         NULL: not shown */
+    char                                   **params;  /* "redis_timeout="
+                                                         ..., NULL-ended;
+                                                         or NULL */
+    ngx_int_t  (*create)(ngx_conf_t *cf, ngx_http_tfa_resend_store_t *store,
+                         ngx_str_t *value, ngx_array_t *params);
+    void       (*exit_process)(ngx_http_tfa_resend_store_t *store);
 };
 
 

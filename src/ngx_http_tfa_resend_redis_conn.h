@@ -1,0 +1,121 @@
+
+/*
+ * Copyright (C) ngx_http_tfa_resend_module authors
+ *
+ * The Redis store's connection: each worker's one connection per zone,
+ * made through hiredis's asynchronous API on nginx's event loop
+ * (ngx_http_tfa_resend_hiredis.c); the handshake (AUTH, SELECT, SCRIPT
+ * LOAD), the backoff after a failure, and the reports of Redis failing and
+ * answering again.  Also the state of a zone's Redis store, which the
+ * store, its connection and its configuration share.
+ */
+
+
+#ifndef _NGX_HTTP_TFA_RESEND_REDIS_CONN_H_INCLUDED_
+#define _NGX_HTTP_TFA_RESEND_REDIS_CONN_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include "ngx_http_tfa_resend_store.h"
+#include "ngx_http_tfa_resend_hiredis.h"
+
+
+#define NGX_HTTP_TFA_RESEND_REDIS_REJECT        0
+#define NGX_HTTP_TFA_RESEND_REDIS_LOCAL         1
+#define NGX_HTTP_TFA_RESEND_REDIS_ALLOW         2
+
+#define NGX_HTTP_TFA_RESEND_REDIS_DOWN          0
+#define NGX_HTTP_TFA_RESEND_REDIS_CONNECTING    1
+#define NGX_HTTP_TFA_RESEND_REDIS_READY         2
+
+/* reconnecting after a failure: 100ms, 200ms ... 2s */
+#define NGX_HTTP_TFA_RESEND_REDIS_BACKOFF_MIN   100
+#define NGX_HTTP_TFA_RESEND_REDIS_BACKOFF_MAX   2000
+
+
+/* in the zone's shared memory, beside the local window */
+
+typedef struct {
+    ngx_atomic_t                        log_time;  /* s: last error logged */
+    ngx_atomic_t                        failed;    /* resends decided by
+                                                      on_store_error since
+                                                      Redis last answered */
+} ngx_http_tfa_resend_redis_shctx_t;
+
+
+/* one worker's connection for one zone */
+
+typedef struct {
+    redisAsyncContext                  *ac;
+    ngx_uint_t                          state;
+    ngx_msec_t                          retry_at;  /* DOWN: connect again */
+    ngx_msec_t                          backoff;
+    ngx_msec_t                          stalled;   /* a command timed out
+                                                      then, and nothing was
+                                                      answered since; or 0 */
+    ngx_uint_t                          pending;   /* admissions asked */
+    ngx_queue_t                         waiting;   /* ... not sent yet */
+    ngx_event_t                         flush;     /* sends them, posted */
+    uint64_t                            nonce;     /* the next member's */
+    ngx_pid_t                           pid;       /* whose nonces */
+    unsigned                            broken:1;  /* lost with commands */
+    unsigned                            closing:1; /* the worker exits */
+    u_char                              why[256];  /* the last failure */
+} ngx_http_tfa_resend_redis_conn_t;
+
+
+typedef struct {
+    ngx_http_tfa_resend_store_t        *store;
+    ngx_str_t                           addr;      /* "127.0.0.1:6379" */
+    u_char                             *ip;        /* for hiredis */
+    int                                 port;
+    ngx_uint_t                          db;
+    ngx_str_t                           db_arg;
+    ngx_str_t                           password;  /* empty: no AUTH */
+    ngx_msec_t                          timeout;
+    ngx_uint_t                          on_error;
+    ngx_str_t                           prefix;    /* "tfa:ZONE:" */
+    ngx_str_t                           script;    /* the Lua script */
+    u_char                              sha[40];
+    ngx_str_t                           argv;      /* N and the window,
+                                                      as the script's
+                                                      arguments */
+
+    ngx_http_tfa_resend_store_t         local;     /* the fallback window */
+    ngx_http_tfa_resend_redis_shctx_t  *sh;
+
+    ngx_http_tfa_resend_redis_conn_t    conn;      /* this process's */
+} ngx_http_tfa_resend_redis_t;
+
+
+/* on_store_error's values, by NGX_HTTP_TFA_RESEND_REDIS_REJECT ... */
+extern ngx_str_t  ngx_http_tfa_resend_redis_modes[];
+
+
+/*
+ * NGX_OK: a command can be sent now (connected, or connecting: hiredis
+ * queues it behind the handshake); else conn->why says why not.
+ */
+ngx_int_t ngx_http_tfa_resend_redis_ready(ngx_http_tfa_resend_redis_t *rd);
+
+/* drops the connection (conn->why set), connects again after the backoff */
+void ngx_http_tfa_resend_redis_fail(ngx_http_tfa_resend_redis_t *rd);
+
+/*
+ * The connection that hiredis frees after an error (ac) was lost: conn->why
+ * says so ("closed the connection: ...", "could not be connected to: ...")
+ */
+void ngx_http_tfa_resend_redis_lost(ngx_http_tfa_resend_redis_t *rd,
+    redisAsyncContext *ac);
+
+/* Redis decides again: says so once, if resends were decided without it */
+void ngx_http_tfa_resend_redis_answered(ngx_http_tfa_resend_redis_t *rd);
+
+/* whether a Redis failure may be logged now: once a second per zone */
+ngx_uint_t ngx_http_tfa_resend_redis_may_log(ngx_http_tfa_resend_redis_t *rd);
+
+
+#endif /* _NGX_HTTP_TFA_RESEND_REDIS_CONN_H_INCLUDED_ */

@@ -1,0 +1,886 @@
+
+/*
+ * Copyright (C) ngx_http_tfa_resend_module authors
+ *
+ * The Redis store's operations.
+ *
+ * The admissions of a pinId are one sorted set in Redis, "tfa:ZONE:PINID":
+ * a member per admission, scored by the Redis server's clock in
+ * milliseconds, the key expiring one window after its newest admission.
+ * One Lua script makes the whole decision on the Redis server, atomically:
+ * it drops the admissions that left the window, counts the rest, and adds
+ * one if there are fewer than N.  So two gateways can never both admit the
+ * N+1th resend, and since the time is the Redis server's (TIME), clock
+ * skew between gateways cannot split a window.  The script is loaded once
+ * per connection (SCRIPT LOAD) and called by its SHA-1 (EVALSHA; EVAL when
+ * Redis answers NOSCRIPT, after a SCRIPT FLUSH or a failover).  The
+ * resends a worker asks in one pass of its event loop wait in a queue and
+ * go in one call when the pass ends (a posted event), up to 64 a call:
+ * most of what a call costs Redis is entering the script at all.
+ *
+ * Admit answers NGX_AGAIN, and the reply resumes the request.
+ *
+ * When Redis cannot answer in time (down, refusing, slower than
+ * redis_timeout, wrong password) on_store_error decides: reject (503),
+ * allow, or local: this server's own shared-memory window, in the zone's
+ * shared memory.  Every admission this server makes through Redis is
+ * recorded there too, so a server that falls back goes on from what it
+ * has admitted itself rather than from an empty window.
+ *
+ * A command that timed out is still answered later: if that late answer
+ * is an admission and the resend was not let through meanwhile, it is
+ * taken back (ZREM), so a slow Redis never uses up quota for calls that
+ * were not placed.  So too when the request went away while it waited.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include "ngx_http_tfa_resend_shm.h"
+#include "ngx_http_tfa_resend_redis_conn.h"
+#include "ngx_http_tfa_resend_redis_store.h"
+
+
+/* admissions asked in one script call at the most */
+#define NGX_HTTP_TFA_RESEND_REDIS_BATCH         64
+
+
+/* one admission asked of Redis, until its answer is in */
+
+typedef struct {
+    ngx_http_tfa_resend_redis_t        *rd;
+    ngx_http_tfa_resend_store_op_t     *op;        /* NULL: nobody waits */
+    ngx_pool_cleanup_t                 *cln;       /* on the op's pool */
+    ngx_event_t                         timer;     /* redis_timeout */
+    ngx_queue_t                         queue;     /* in conn->waiting */
+    uint64_t                            nonce;
+    unsigned                            passed:1;  /* let through without
+                                                      Redis's answer */
+    size_t                              key_len;
+    u_char                              key[1];    /* "tfa:ZONE:PINID" */
+} ngx_http_tfa_resend_redis_rec_t;
+
+
+/* the admissions of one script call, until its answer is in */
+
+typedef struct {
+    ngx_http_tfa_resend_redis_t        *rd;
+    ngx_uint_t                          n;
+    unsigned                            eval:1;    /* sent as EVAL */
+    ngx_http_tfa_resend_redis_rec_t    *rec[NGX_HTTP_TFA_RESEND_REDIS_BATCH];
+} ngx_http_tfa_resend_redis_batch_t;
+
+
+static ngx_int_t ngx_http_tfa_resend_redis_admit(
+    ngx_http_tfa_resend_store_t *store, ngx_http_tfa_resend_store_op_t *op);
+static ngx_int_t ngx_http_tfa_resend_redis_refund(
+    ngx_http_tfa_resend_store_t *store, ngx_http_tfa_resend_store_op_t *op);
+static ngx_int_t ngx_http_tfa_resend_redis_inspect(
+    ngx_http_tfa_resend_store_t *store, ngx_http_tfa_resend_store_op_t *op);
+
+static void ngx_http_tfa_resend_redis_flush(ngx_event_t *ev);
+static ngx_int_t ngx_http_tfa_resend_redis_send(
+    ngx_http_tfa_resend_redis_t *rd, ngx_http_tfa_resend_redis_batch_t *b);
+static void ngx_http_tfa_resend_redis_reply(redisAsyncContext *ac, void *r,
+    void *privdata);
+static void ngx_http_tfa_resend_redis_decide(ngx_http_tfa_resend_redis_t *rd,
+    ngx_http_tfa_resend_redis_rec_t *rec, redisReply *reply,
+    redisAsyncContext *ac);
+static ngx_int_t ngx_http_tfa_resend_redis_parse(
+    ngx_http_tfa_resend_redis_t *rd, redisReply *reply, uint64_t *x,
+    ngx_uint_t *remaining);
+static void ngx_http_tfa_resend_redis_take_back(
+    ngx_http_tfa_resend_redis_t *rd, u_char *key, size_t len,
+    uint64_t stamp, uint64_t nonce);
+static void ngx_http_tfa_resend_redis_timeout(ngx_event_t *ev);
+static void ngx_http_tfa_resend_redis_op_cleanup(void *data);
+static void ngx_http_tfa_resend_redis_free_rec(
+    ngx_http_tfa_resend_redis_rec_t *rec);
+static ngx_int_t ngx_http_tfa_resend_redis_fallback(
+    ngx_http_tfa_resend_redis_t *rd, ngx_http_tfa_resend_store_op_t *op);
+
+
+const ngx_http_tfa_resend_store_type_t  ngx_http_tfa_resend_redis_store = {
+    ngx_string("redis"),
+    ngx_http_tfa_resend_redis_admit,
+    ngx_http_tfa_resend_redis_refund,
+    ngx_http_tfa_resend_redis_inspect
+};
+
+
+/*
+ * KEYS: the pinIds' keys, one per admission asked; ARGV: N, the window in
+ * ms, then each admission's nonce.  The resends a worker asks in one pass
+ * of its event loop go in one call: Redis spends some 5us entering any
+ * script, and TIME is asked once.  One integer answers each (one reply
+ * object to read, not five), in an array in the order of KEYS:
+ *
+ *   >= 0   admitted at time T (ms, Redis's clock) as member "T-nonce",
+ *          R admissions left: T * 64 + R (N <= 64; exact in a Lua number
+ *          until the year 50000)
+ *   <  0   rejected: -(ms until the oldest admission leaves the window)
+ *
+ * The same pinId twice in a call is two admissions one after the other,
+ * the second seeing the first.  A new pinId (no key yet) has nothing to
+ * trim: each redis.call() costs Redis some 2us.  A number passed to Redis
+ * is printed with "%.14g" at every call, which cost a quarter of the
+ * script's instructions: the stamp and the window's edge are printed once
+ * a script call, and the window goes as it came.
+ *
+ * Times are Redis's: TIME in a script that writes needs effects
+ * replication, the default from Redis 5 and the only kind from 7, asked
+ * for by redis.replicate_commands() on 3.2 and 4.
+ */
+
+const ngx_str_t  ngx_http_tfa_resend_redis_script = ngx_string(
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
+    "local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local stamp, edge = tostring(now), nil\n"
+    "local out = {}\n"
+    "for i, key in ipairs(KEYS) do\n"
+    "  local n = redis.call('ZCARD', key)\n"
+    "  if n > 0 then\n"
+    "    edge = edge or tostring(now - window)\n"
+    "    n = n - redis.call('ZREMRANGEBYSCORE', key, '-inf', edge)\n"
+    "  end\n"
+    "  if n >= limit then\n"
+    "    local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')\n"
+    "    local wait = tonumber(first[2]) + window - now\n"
+    "    if wait > window then wait = window end\n"
+    "    if wait < 1 then wait = 1 end\n"
+    "    out[i] = -wait\n"
+    "  else\n"
+    "    redis.call('ZADD', key, stamp, stamp .. '-' .. ARGV[2 + i])\n"
+    "    redis.call('PEXPIRE', key, ARGV[2])\n"
+    "    out[i] = now * 64 + limit - n - 1\n"
+    "  end\n"
+    "end\n"
+    "return out\n");
+
+
+static const char  *ngx_http_tfa_resend_redis_effects[] = {
+    "resends are refused with 503",
+    "this server's own window decides",
+    "resends are let through, unlimited"
+};
+
+
+static ngx_int_t
+ngx_http_tfa_resend_redis_admit(ngx_http_tfa_resend_store_t *store,
+    ngx_http_tfa_resend_store_op_t *op)
+{
+    size_t                             len;
+    u_char                            *p;
+    ngx_pool_cleanup_t                *cln;
+    ngx_http_tfa_resend_redis_t       *rd;
+    ngx_http_tfa_resend_redis_rec_t   *rec;
+    ngx_http_tfa_resend_redis_conn_t  *conn;
+
+    rd = store->data;
+    conn = &rd->conn;
+
+    op->stamp = 0;
+    op->serial = 0;
+    op->local = 0;
+    op->retry_after = 0;
+
+    if (ngx_http_tfa_resend_redis_ready(rd) != NGX_OK) {
+        return ngx_http_tfa_resend_redis_fallback(rd, op);
+    }
+
+    len = rd->prefix.len + op->key.len;
+
+    rec = ngx_alloc(offsetof(ngx_http_tfa_resend_redis_rec_t, key) + len,
+                    op->log);
+    if (rec == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(rec, offsetof(ngx_http_tfa_resend_redis_rec_t, key));
+
+    p = ngx_cpymem(rec->key, rd->prefix.data, rd->prefix.len);
+    ngx_memcpy(p, op->key.data, op->key.len);
+
+    rec->key_len = len;
+    rec->rd = rd;
+    rec->nonce = conn->nonce++;
+
+    /* the request may go before the answer comes: the answer is dropped */
+
+    cln = ngx_pool_cleanup_add(op->pool, 0);
+    if (cln == NULL) {
+        ngx_free(rec);
+        return NGX_ERROR;
+    }
+
+    /* sent with the others of this pass of the event loop, after it */
+
+    ngx_queue_insert_tail(&conn->waiting, &rec->queue);
+
+    if (!conn->flush.posted) {
+        conn->flush.handler = ngx_http_tfa_resend_redis_flush;
+        conn->flush.data = rd;
+        conn->flush.log = ngx_cycle->log;
+
+        ngx_post_event(&conn->flush, &ngx_posted_events);
+    }
+
+    cln->handler = ngx_http_tfa_resend_redis_op_cleanup;
+    cln->data = rec;
+
+    rec->op = op;
+    rec->cln = cln;
+
+    rec->timer.handler = ngx_http_tfa_resend_redis_timeout;
+    rec->timer.data = rec;
+    rec->timer.log = ngx_cycle->log;
+
+    ngx_add_timer(&rec->timer, rd->timeout);
+
+    conn->pending++;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, op->log, 0,
+                   "tfa_resend_limit admit \"%V\" in \"%V\": asked redis, "
+                   "%ui pending", &op->key, &store->name, conn->pending);
+
+    return NGX_AGAIN;
+}
+
+
+static ngx_int_t
+ngx_http_tfa_resend_redis_refund(ngx_http_tfa_resend_store_t *store,
+    ngx_http_tfa_resend_store_op_t *op)
+{
+    u_char                          *key, *p;
+    size_t                           len;
+    ngx_http_tfa_resend_redis_t     *rd;
+    ngx_http_tfa_resend_store_op_t   lop;
+
+    rd = store->data;
+
+    op->rc = NGX_OK;
+
+    if (op->local) {
+        ngx_memzero(&lop, sizeof(ngx_http_tfa_resend_store_op_t));
+
+        lop.key = op->key;
+        lop.now = ngx_current_msec;
+        lop.log = op->log;
+        lop.stamp = op->local;
+
+        (void) ngx_http_tfa_resend_shm_store.refund(&rd->local, &lop);
+    }
+
+    if (op->serial == 0) {
+        return NGX_OK;
+    }
+
+    if (rd->conn.ac == NULL) {
+        ngx_log_error(NGX_LOG_INFO, op->log, 0,
+                      "tfa_resend_limit_zone \"%V\": redis at %V is not "
+                      "connected: the refund of pinId \"%V\" is dropped, "
+                      "the admission leaves the window on its own",
+                      &store->name, &rd->addr, &op->key);
+
+        op->rc = NGX_ERROR;
+        return NGX_ERROR;
+    }
+
+    len = rd->prefix.len + op->key.len;
+
+    key = ngx_alloc(len, op->log);
+    if (key == NULL) {
+        op->rc = NGX_ERROR;
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(key, rd->prefix.data, rd->prefix.len);
+    ngx_memcpy(p, op->key.data, op->key.len);
+
+    ngx_http_tfa_resend_redis_take_back(rd, key, len, op->stamp, op->serial);
+
+    ngx_free(key);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The count lives in Redis: without asking it there is nothing exact to
+ * tell, and a resend refused before the limiter (400, 405 ...) is not worth
+ * a round trip.  The local window knows only this server's admissions.
+ */
+
+static ngx_int_t
+ngx_http_tfa_resend_redis_inspect(ngx_http_tfa_resend_store_t *store,
+    ngx_http_tfa_resend_store_op_t *op)
+{
+    return NGX_DECLINED;
+}
+
+
+/*
+ * The admissions waiting, in script calls of at most BATCH each.  One that
+ * cannot be sent is decided by on_store_error, as if the connection went.
+ */
+
+static void
+ngx_http_tfa_resend_redis_flush(ngx_event_t *ev)
+{
+    ngx_http_tfa_resend_redis_t *rd = ev->data;
+
+    ngx_uint_t                          i;
+    ngx_queue_t                        *q;
+    ngx_http_tfa_resend_redis_conn_t   *conn;
+    ngx_http_tfa_resend_redis_batch_t  *b;
+
+    conn = &rd->conn;
+
+    while (!ngx_queue_empty(&conn->waiting)) {
+
+        b = ngx_alloc(sizeof(ngx_http_tfa_resend_redis_batch_t),
+                      ngx_cycle->log);
+
+        if (b == NULL) {
+            ngx_sprintf(conn->why, "could not take a command%Z");
+
+            while (!ngx_queue_empty(&conn->waiting)) {
+                q = ngx_queue_head(&conn->waiting);
+                ngx_queue_remove(q);
+                ngx_http_tfa_resend_redis_decide(rd,
+                    ngx_queue_data(q, ngx_http_tfa_resend_redis_rec_t, queue),
+                    NULL, NULL);
+            }
+
+            return;
+        }
+
+        b->rd = rd;
+        b->n = 0;
+        b->eval = 0;
+
+        while (b->n < NGX_HTTP_TFA_RESEND_REDIS_BATCH
+               && !ngx_queue_empty(&conn->waiting))
+        {
+            q = ngx_queue_head(&conn->waiting);
+            ngx_queue_remove(q);
+            b->rec[b->n++] = ngx_queue_data(q, ngx_http_tfa_resend_redis_rec_t,
+                                            queue);
+        }
+
+        if (ngx_http_tfa_resend_redis_send(rd, b) != NGX_OK) {
+
+            if (conn->ac) {
+                ngx_sprintf(conn->why, "could not take a command%Z");
+            }
+
+            for (i = 0; i < b->n; i++) {
+                ngx_http_tfa_resend_redis_decide(rd, b->rec[i], NULL, NULL);
+            }
+
+            ngx_free(b);
+        }
+    }
+}
+
+
+/*
+ * EVALSHA sha K KEY... N WINDOW NONCE..., in the protocol's own form (EVAL
+ * with the script once Redis has lost it): all but the keys and the nonces
+ * were made when the configuration was read, and hiredis takes the command
+ * as it is (formatting it argument by argument costs more than all the
+ * rest of its work)
+ */
+
+static ngx_int_t
+ngx_http_tfa_resend_redis_send(ngx_http_tfa_resend_redis_t *rd,
+    ngx_http_tfa_resend_redis_batch_t *b)
+{
+    int          rc;
+    u_char      *cmd, *p, nonce[8];
+    size_t       len, n;
+    ngx_uint_t   i, j;
+
+    if (rd->conn.ac == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = rd->script.len;
+
+    /*
+     * hiredis 0.14 scans a formatted command as a C string (strchr() for
+     * each "$"): the buffer ends in a NUL that the length does not count
+     */
+
+    len = sizeof("*\r\n$7\r\nEVALSHA\r\n$\r\n\r\n$\r\n\r\n") - 1
+          + 3 * NGX_SIZE_T_LEN + n + rd->argv.len + 1;
+
+    for (i = 0; i < b->n; i++) {
+        len += 1 + NGX_SIZE_T_LEN + 2 + b->rec[i]->key_len + 2
+               + sizeof("$16\r\n\r\n") - 1 + 16;
+    }
+
+    cmd = ngx_alloc(len, ngx_cycle->log);
+    if (cmd == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(cmd, "*%ui\r\n", 2 * b->n + 5);
+
+    if (b->eval) {
+        p = ngx_sprintf(p, "$4\r\nEVAL\r\n$%uz\r\n", n);
+        p = ngx_cpymem(p, rd->script.data, n);
+
+    } else {
+        p = ngx_cpymem(p, "$7\r\nEVALSHA\r\n$40\r\n",
+                       sizeof("$7\r\nEVALSHA\r\n$40\r\n") - 1);
+        p = ngx_cpymem(p, rd->sha, 40);
+    }
+
+    /* numkeys: 1 to BATCH (64), one or two digits */
+
+    p = ngx_sprintf(p, "\r\n$%uz\r\n%ui\r\n", (size_t) (b->n < 10 ? 1 : 2),
+                    b->n);
+
+    for (i = 0; i < b->n; i++) {
+        p = ngx_sprintf(p, "$%uz\r\n", b->rec[i]->key_len);
+        p = ngx_cpymem(p, b->rec[i]->key, b->rec[i]->key_len);
+        *p++ = CR;
+        *p++ = LF;
+    }
+
+    p = ngx_cpymem(p, rd->argv.data, rd->argv.len);
+
+    for (i = 0; i < b->n; i++) {
+
+        /* as "%016xL" would print it */
+
+        for (j = 0; j < 8; j++) {
+            nonce[j] = (u_char) (b->rec[i]->nonce >> (56 - 8 * j));
+        }
+
+        p = ngx_cpymem(p, "$16\r\n", sizeof("$16\r\n") - 1);
+        p = ngx_hex_dump(p, nonce, 8);
+        *p++ = CR;
+        *p++ = LF;
+    }
+
+    *p = '\0';
+
+    rc = redisAsyncFormattedCommand(rd->conn.ac,
+                                    ngx_http_tfa_resend_redis_reply, b,
+                                    (char *) cmd, p - cmd);
+
+    ngx_free(cmd);
+
+    return rc == REDIS_OK ? NGX_OK : NGX_ERROR;
+}
+
+
+static void
+ngx_http_tfa_resend_redis_reply(redisAsyncContext *ac, void *r,
+    void *privdata)
+{
+    ngx_http_tfa_resend_redis_batch_t  *b = privdata;
+
+    ngx_uint_t                          i, each;
+    redisReply                         *reply;
+    ngx_http_tfa_resend_redis_t        *rd;
+
+    reply = r;
+    rd = b->rd;
+
+    if (rd->conn.closing) {
+        for (i = 0; i < b->n; i++) {
+            ngx_http_tfa_resend_redis_free_rec(b->rec[i]);
+        }
+
+        ngx_free(b);
+        return;
+    }
+
+    if (reply
+        && reply->type == REDIS_REPLY_ERROR
+        && !b->eval
+        && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0)
+    {
+        /* the script is gone from Redis (SCRIPT FLUSH, a failover) */
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "tfa_resend redis: %V lost the script, EVAL",
+                       &rd->addr);
+
+        b->eval = 1;
+
+        if (ngx_http_tfa_resend_redis_send(rd, b) == NGX_OK) {
+            return;
+        }
+    }
+
+    /* an answer each; or an error, another answer, or none: for all */
+
+    each = (reply
+            && reply->type == REDIS_REPLY_ARRAY
+            && reply->elements == b->n);
+
+    for (i = 0; i < b->n; i++) {
+        ngx_http_tfa_resend_redis_decide(rd, b->rec[i],
+                                         each ? reply->element[i] : reply,
+                                         ac);
+    }
+
+    ngx_free(b);
+}
+
+
+/*
+ * One admission's answer (reply NULL: none, its connection went, or it
+ * could not be sent); resumes its request, or takes a late admission back.
+ */
+
+static void
+ngx_http_tfa_resend_redis_decide(ngx_http_tfa_resend_redis_t *rd,
+    ngx_http_tfa_resend_redis_rec_t *rec, redisReply *reply,
+    redisAsyncContext *ac)
+{
+    uint64_t                           x;
+    ngx_int_t                          rc;
+    ngx_uint_t                         remaining;
+    ngx_http_tfa_resend_store_op_t    *op, lop;
+    ngx_http_tfa_resend_redis_conn_t  *conn;
+
+    conn = &rd->conn;
+
+    conn->pending--;
+
+    x = 0;
+    remaining = 0;
+
+    if (reply) {
+        conn->stalled = 0;
+        rc = ngx_http_tfa_resend_redis_parse(rd, reply, &x, &remaining);
+
+    } else {
+        /* the connection is being freed */
+
+        if (ac && conn->ac == ac) {
+            /* lost by an error, not dropped by us */
+            ngx_http_tfa_resend_redis_lost(rd, ac);
+            conn->broken = 1;
+        }
+
+        rc = NGX_ERROR;
+    }
+
+    op = rec->op;
+
+    if (op == NULL) {
+
+        /*
+         * Nobody waits: the resend timed out, or its request went away.
+         * An admission it was not let through with is taken back.
+         */
+
+        if (rc == NGX_OK && !rec->passed) {
+            ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                          "tfa_resend_limit_zone \"%V\": redis admitted "
+                          "\"%*s\" after the resend was decided without "
+                          "it: taken back",
+                          &rd->store->name, rec->key_len, rec->key);
+
+            ngx_http_tfa_resend_redis_take_back(rd, rec->key, rec->key_len,
+                                                x, rec->nonce);
+        }
+
+        ngx_http_tfa_resend_redis_free_rec(rec);
+        return;
+    }
+
+    rec->op = NULL;
+
+    switch (rc) {
+
+    case NGX_OK:
+        op->stamp = x;
+        op->serial = rec->nonce;
+        op->remaining = remaining;
+        op->rc = NGX_OK;
+
+        /* this server's own record, should Redis fail later */
+
+        ngx_memzero(&lop, sizeof(ngx_http_tfa_resend_store_op_t));
+
+        lop.key = op->key;
+        lop.now = ngx_current_msec;
+        lop.log = op->log;
+
+        if (ngx_http_tfa_resend_shm_store.admit(&rd->local, &lop) == NGX_OK) {
+            op->local = lop.stamp;
+        }
+
+        ngx_http_tfa_resend_redis_answered(rd);
+        break;
+
+    case NGX_BUSY:
+        op->remaining = 0;
+        op->retry_after = (ngx_msec_t) x;
+        op->rc = NGX_BUSY;
+
+        ngx_http_tfa_resend_redis_answered(rd);
+        break;
+
+    default: /* NGX_ERROR */
+        (void) ngx_http_tfa_resend_redis_fallback(rd, op);
+        break;
+    }
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, op->log, 0,
+                   "tfa_resend_limit admit \"%V\" in \"%V\": redis said %i, "
+                   "remaining %ui", &op->key, &rd->store->name, op->rc,
+                   op->remaining);
+
+    ngx_http_tfa_resend_redis_free_rec(rec);
+
+    op->done(op);
+}
+
+
+/* the script's answer: NGX_OK (admitted at *x, ms), NGX_BUSY (retry *x) */
+
+static ngx_int_t
+ngx_http_tfa_resend_redis_parse(ngx_http_tfa_resend_redis_t *rd,
+    redisReply *reply, uint64_t *x, ngx_uint_t *remaining)
+{
+    if (reply->type == REDIS_REPLY_INTEGER) {
+
+        if (reply->integer >= 0) {
+            *x = (uint64_t) reply->integer >> 6;
+            *remaining = (ngx_uint_t) (reply->integer & 63);
+            return NGX_OK;
+        }
+
+        *x = (uint64_t) -reply->integer;
+        *remaining = 0;
+        return NGX_BUSY;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        ngx_snprintf(rd->conn.why, sizeof(rd->conn.why) - 1,
+                     "answered \"%*s\"%Z",
+                     (size_t) ngx_min(reply->len, 160), reply->str);
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(rd->conn.why, "answered the script with something else%Z");
+
+    return NGX_ERROR;
+}
+
+
+/* ZREM of one admission, "time-nonce"; nothing waits for the answer */
+
+static void
+ngx_http_tfa_resend_redis_take_back(ngx_http_tfa_resend_redis_t *rd,
+    u_char *key, size_t len, uint64_t stamp, uint64_t nonce)
+{
+    u_char       member[NGX_INT64_LEN + 1 + 16];
+    size_t       argvlen[3];
+    const char  *argv[3];
+
+    if (rd->conn.ac == NULL) {
+        return;
+    }
+
+    argv[0] = "ZREM";
+    argvlen[0] = sizeof("ZREM") - 1;
+    argv[1] = (const char *) key;
+    argvlen[1] = len;
+    argv[2] = (const char *) member;
+    argvlen[2] = ngx_sprintf(member, "%uL-%016xL", stamp, nonce) - member;
+
+    if (redisAsyncCommandArgv(rd->conn.ac, NULL, NULL, 3, argv, argvlen)
+        != REDIS_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                      "tfa_resend_limit_zone \"%V\": could not take back an "
+                      "admission of \"%*s\" from redis at %V",
+                      &rd->store->name, len, key, &rd->addr);
+    }
+}
+
+
+/* no answer within redis_timeout: on_store_error decides */
+
+static void
+ngx_http_tfa_resend_redis_timeout(ngx_event_t *ev)
+{
+    ngx_http_tfa_resend_redis_rec_t  *rec = ev->data;
+
+    ngx_http_tfa_resend_redis_t       *rd;
+    ngx_http_tfa_resend_store_op_t    *op;
+    ngx_http_tfa_resend_redis_conn_t  *conn;
+
+    rd = rec->rd;
+    conn = &rd->conn;
+    op = rec->op;
+
+    if (op == NULL) {
+        return;
+    }
+
+    rec->op = NULL;
+
+    if (rec->cln) {
+        rec->cln->handler = NULL;
+        rec->cln = NULL;
+    }
+
+    ngx_sprintf(conn->why, "did not answer within redis_timeout (%Mms)%s%Z",
+                rd->timeout,
+                conn->state == NGX_HTTP_TFA_RESEND_REDIS_CONNECTING
+                ? " of connecting" : "");
+
+    rec->passed = (ngx_http_tfa_resend_redis_fallback(rd, op) == NGX_OK);
+
+    /*
+     * The connection stays: the command was sent and may yet be answered,
+     * and such a late admission must be seen to be taken back.
+     */
+
+    if (!conn->stalled) {
+        conn->stalled = ngx_current_msec;
+    }
+
+    /* rec stays with hiredis until the answer, or the connection, goes */
+
+    op->done(op);
+}
+
+
+/* the request went away while it waited: nothing is resumed */
+
+static void
+ngx_http_tfa_resend_redis_op_cleanup(void *data)
+{
+    ngx_http_tfa_resend_redis_rec_t  *rec = data;
+
+    rec->op = NULL;
+    rec->cln = NULL;
+    rec->passed = 0;
+
+    if (rec->timer.timer_set) {
+        ngx_del_timer(&rec->timer);
+    }
+}
+
+
+static void
+ngx_http_tfa_resend_redis_free_rec(ngx_http_tfa_resend_redis_rec_t *rec)
+{
+    if (rec->timer.timer_set) {
+        ngx_del_timer(&rec->timer);
+    }
+
+    if (rec->cln) {
+        rec->cln->handler = NULL;
+    }
+
+    ngx_free(rec);
+}
+
+
+/* Redis cannot decide (conn->why says why): on_store_error does */
+
+static ngx_int_t
+ngx_http_tfa_resend_redis_fallback(ngx_http_tfa_resend_redis_t *rd,
+    ngx_http_tfa_resend_store_op_t *op)
+{
+    ngx_int_t  rc;
+
+    (void) ngx_atomic_fetch_add(&rd->sh->failed, 1);
+
+    if (ngx_http_tfa_resend_redis_may_log(rd)) {
+        ngx_log_error(NGX_LOG_ERR, op->log, 0,
+                      "tfa_resend_limit_zone \"%V\": redis at %V %s; "
+                      "on_store_error=%V: %s (logged once a second at most)",
+                      &rd->store->name, &rd->addr, rd->conn.why,
+                      &ngx_http_tfa_resend_redis_modes[rd->on_error],
+                      ngx_http_tfa_resend_redis_effects[rd->on_error]);
+    }
+
+    op->stamp = 0;
+    op->serial = 0;
+    op->local = 0;
+
+    /* decided now, perhaps redis_timeout after the resend was asked */
+
+    op->now = ngx_current_msec;
+
+    switch (rd->on_error) {
+
+    case NGX_HTTP_TFA_RESEND_REDIS_REJECT:
+        op->remaining = 0;
+        op->retry_after = 0;
+        rc = NGX_ERROR;
+        break;
+
+    case NGX_HTTP_TFA_RESEND_REDIS_ALLOW:
+
+        /* counted nowhere; what is left as far as this server knows */
+
+        (void) ngx_http_tfa_resend_shm_store.inspect(&rd->local, op);
+
+        op->retry_after = 0;
+        rc = NGX_OK;
+        break;
+
+    default: /* NGX_HTTP_TFA_RESEND_REDIS_LOCAL */
+
+        rc = ngx_http_tfa_resend_shm_store.admit(&rd->local, op);
+
+        if (rc == NGX_OK) {
+            op->local = op->stamp;
+            op->stamp = 0;
+            op->serial = 0;
+        }
+
+        break;
+    }
+
+    op->rc = rc;
+
+    return rc;
+}
+
+
+void
+ngx_http_tfa_resend_redis_close(ngx_http_tfa_resend_redis_t *rd)
+{
+    ngx_queue_t        *q;
+    redisAsyncContext  *ac;
+
+    rd->conn.closing = 1;
+
+    if (rd->conn.flush.posted) {
+        ngx_delete_posted_event(&rd->conn.flush);
+    }
+
+    while (!ngx_queue_empty(&rd->conn.waiting)) {
+        q = ngx_queue_head(&rd->conn.waiting);
+        ngx_queue_remove(q);
+        ngx_http_tfa_resend_redis_free_rec(
+            ngx_queue_data(q, ngx_http_tfa_resend_redis_rec_t, queue));
+    }
+
+    ac = rd->conn.ac;
+
+    if (ac) {
+        rd->conn.ac = NULL;
+        rd->conn.state = NGX_HTTP_TFA_RESEND_REDIS_DOWN;
+        redisAsyncFree(ac);
+    }
+}

@@ -1,0 +1,38 @@
+
+/*
+ * Copyright (C) ngx_http_tfa_resend_module authors
+ *
+ * The Redis store's operations: admit, refund and inspect on a zone's
+ * sorted sets in Redis, the batching of admissions into script calls, and
+ * what on_store_error makes of a failure.
+ */
+
+
+#ifndef _NGX_HTTP_TFA_RESEND_REDIS_STORE_H_INCLUDED_
+#define _NGX_HTTP_TFA_RESEND_REDIS_STORE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_http_tfa_resend_store.h"
+#include "ngx_http_tfa_resend_redis_conn.h"
+
+
+extern const ngx_http_tfa_resend_store_type_t  ngx_http_tfa_resend_redis_store;
+
+
+/*
+ * The Lua script that decides admissions on the Redis server: loaded by
+ * the connection's handshake, called by its SHA-1
+ */
+extern const ngx_str_t  ngx_http_tfa_resend_redis_script;
+
+/*
+ * The worker exits, or the configuration this store belongs to is freed:
+ * the connection goes without resuming anything.
+ */
+void ngx_http_tfa_resend_redis_close(ngx_http_tfa_resend_redis_t *rd);
+
+
+#endif /* _NGX_HTTP_TFA_RESEND_REDIS_STORE_H_INCLUDED_ */
