@@ -23,85 +23,12 @@ workers(2);
 no_shuffle();
 
 
-our $Mock = <<'_EOC_';
-    log_format mock '$pin $status';
-
-    # the mock Infobip API: answers like the real one (X-Mock-Status: 500
-    # makes it fail) and sends rate limit headers of its own, which the
-    # gateway must replace with its limiter's
-    server {
-        listen 127.0.0.1:1991;
-        default_type application/json;
-
-        add_header X-RateLimit-Limit 1000 always;
-        add_header X-RateLimit-Remaining 999 always;
-
-        location /2fa/2/pin/ {
-            rewrite ^/2fa/2/pin/(\w+)/resend/voice$ /mock/$1 last;
-            return 404;
-        }
-
-        location ~ ^/mock/(?<pin>\w+)$ {
-            internal;
-            access_log logs/mock.log mock;
-
-            if ($http_x_mock_status = 500) {
-                return 500 '{"requestError":{"serviceException":{"messageId":"GENERAL_ERROR","text":"mock failure"}}}';
-            }
-
-            return 200 '{"pinId":"$pin","to":"41793026727","callStatus":"PENDING_ACCEPTED"}';
-        }
-    }
-_EOC_
+# the mock Infobip API (t/TfaResend.pm) on 1991, with rate limit headers of
+# its own, which the gateway must replace with its limiter's
+our $Mock = mock_infobip(1991, rate_headers => 1);
 
 
 # ---- helpers for what Test::Nginx has no section for ------------------
-
-# one resend on its own connection; returns the status code
-sub resend {
-    my ($port, $path) = @_;
-
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => 5)
-        or die "connect to $port: $!";
-
-    print $s "POST $path HTTP/1.1\r\nHost: localhost\r\n"
-             . "Content-Length: 0\r\nConnection: close\r\n\r\n";
-
-    local $/;
-    my $r = <$s> // '';
-    close $s;
-
-    return $r =~ m{^HTTP/1\.1 (\d{3})} ? $1 : 0;
-}
-
-# M resends of one pinId at once: M connections are opened first, then the
-# M requests written back to back, then the answers read; returns the
-# status codes as "200 x3, 429 x57"
-sub burst {
-    my ($port, $path, $m) = @_;
-
-    my @socks = map {
-        IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                              Proto => 'tcp', Timeout => 10)
-            or die "connect to $port: $!"
-    } 1 .. $m;
-
-    my $req = "POST $path HTTP/1.1\r\nHost: localhost\r\n"
-              . "Content-Length: 0\r\nConnection: close\r\n\r\n";
-
-    syswrite $_, $req for @socks;
-
-    my %n;
-    for my $s (@socks) {
-        local $/;
-        my $r = <$s> // '';
-        close $s;
-        $n{ $r =~ m{^HTTP/1\.1 (\d{3})} ? $1 : 'none' }++;
-    }
-
-    return join ', ', map { "$_ x$n{$_}" } sort keys %n;
-}
 
 # the worker processes that logged a line matching $re
 sub logging_pids {
@@ -156,12 +83,6 @@ sub fill {
     }
 
     die "fill: $max pinIds and no 503";
-}
-
-sub sleep_until {
-    my $t = shift;
-    my $d = $t - Time::HiRes::time();
-    Time::HiRes::sleep($d) if $d > 0;
 }
 
 sub nginx_workers {

@@ -17,9 +17,7 @@ use FindBin;
 use lib $FindBin::Bin;
 use TfaResend;
 use IO::Socket::INET;
-use IO::Select;
 use File::Temp qw(tempdir);
-use POSIX ();
 use Time::HiRes ();
 
 master_on();
@@ -30,147 +28,7 @@ no_shuffle();
 
 our $Main = $$;
 our $Dir = tempdir(CLEANUP => 1);
-our (%Redis, $Gateway2);
-
-
-# ---- Redis: a server of our own, and a small RESP client ---------------
-
-sub free_port {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                  LocalPort => 0, ReuseAddr => 1)
-        or die "no free port: $!";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
-}
-
-sub resp {
-    return '*' . scalar(@_) . "\r\n"
-           . join '', map { '$' . length($_) . "\r\n$_\r\n" } @_;
-}
-
-sub read_reply {
-    my $s = shift;
-
-    my $line = <$s>;
-    die "redis: no answer\n" unless defined $line;
-    $line =~ s/\r\n\z//;
-
-    my ($type, $v) = (substr($line, 0, 1), substr($line, 1));
-
-    return $v if $type eq '+' || $type eq ':';
-    return "ERR $v" if $type eq '-';
-
-    if ($type eq '$') {
-        return undef if $v < 0;
-        my $buf = '';
-        while (length $buf < $v + 2) {
-            read($s, $buf, $v + 2 - length $buf, length $buf) or last;
-        }
-        return substr $buf, 0, $v;
-    }
-
-    if ($type eq '*') {
-        return undef if $v < 0;
-        return [ map { read_reply($s) } 1 .. $v ];
-    }
-
-    die "redis: cannot read \"$line\"\n";
-}
-
-# redis($port, CMD ...), or redis([$port, $password, $db], CMD ...)
-sub redis {
-    my ($to, @cmd) = @_;
-    my ($port, $password, $db) = ref $to ? @$to : ($to);
-
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => 5)
-        or return "ERR connect: $!";
-
-    my @pre;
-    push @pre, [ 'AUTH', $password ] if defined $password;
-    push @pre, [ 'SELECT', $db ] if defined $db;
-
-    print $s resp(@$_) for @pre;
-    print $s resp(@cmd);
-
-    read_reply($s) for @pre;
-    my $r = read_reply($s);
-    close $s;
-
-    return $r;
-}
-
-sub redis_start {
-    my ($port, @opt) = @_;
-
-    my $pid = fork // die "fork: $!";
-
-    if ($pid == 0) {
-        open STDOUT, '>>', "$Dir/redis-$port.log";
-        open STDERR, '>&', \*STDOUT;
-        { exec 'redis-server', '--port', $port, '--bind', '127.0.0.1',
-               '--save', '', '--appendonly', 'no', '--daemonize', 'no',
-               '--dir', $Dir, @opt; }
-        POSIX::_exit(127);
-    }
-
-    $Redis{$port} = $pid;
-
-    for (1 .. 200) {
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                      PeerPort => $port, Proto => 'tcp');
-        if ($s) {
-            print $s resp('PING');
-            my $r = eval { read_reply($s) } // '';
-            close $s;
-            return if $r eq 'PONG' || $r =~ /NOAUTH/;
-        }
-        Time::HiRes::sleep(0.025);
-    }
-
-    die "redis-server on port $port did not start; see $Dir/redis-$port.log";
-}
-
-sub redis_stop {
-    my $port = shift;
-    my $pid = delete $Redis{$port} or return;
-
-    kill 'TERM', $pid;
-    waitpid $pid, 0;
-}
-
-# Redis busy in a script for $ms (every client waits): returns the socket
-# the answer comes on
-sub redis_block {
-    my ($port, $ms) = @_;
-
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => 10)
-        or die "connect to redis: $!";
-
-    print $s resp('EVAL', "local t = redis.call('TIME')\n"
-                  . "local t0 = t[1] * 1000000 + t[2]\n"
-                  . "while true do\n"
-                  . "  t = redis.call('TIME')\n"
-                  . "  if t[1] * 1000000 + t[2] - t0 > $ms * 1000 then\n"
-                  . "    return 1\n"
-                  . "  end\n"
-                  . "end\n", 0);
-
-    # until Redis is in the script: a PING goes unanswered
-    for (1 .. 200) {
-        my $p = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                      PeerPort => $port, Proto => 'tcp')
-            or die "connect to redis: $!";
-        print $p resp('PING');
-        my $busy = !IO::Select->new($p)->can_read(0.03);
-        close $p;
-        return $s if $busy;
-    }
-
-    die "redis on port $port never got busy";
-}
+our $Gateway2;
 
 
 # ---- the second gateway: another nginx server with the same zone -------
@@ -246,133 +104,28 @@ sub gateway2_stop {
 }
 
 END {
-    if ($$ == $Main) {
-        gateway2_stop();
-        redis_stop($_) for keys %Redis;
-    }
-}
-
-
-# ---- HTTP helpers -------------------------------------------------------
-
-# one resend on its own connection: "STATUS SECONDS"
-sub resend {
-    my ($port, $path) = @_;
-
-    my $t0 = Time::HiRes::time();
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => 5)
-        or die "connect to $port: $!";
-
-    print $s "POST $path HTTP/1.1\r\nHost: localhost\r\n"
-             . "Content-Length: 0\r\nConnection: close\r\n\r\n";
-
-    local $/;
-    my $r = <$s> // '';
-    close $s;
-
-    my $status = $r =~ m{^HTTP/1\.1 (\d{3})} ? $1 : 0;
-
-    return wantarray ? ($status, Time::HiRes::time() - $t0) : $status;
-}
-
-# M resends at once, the connections spread over @ports in turn and over
-# the paths in turn when $path is a list: all connections opened, then the
-# requests written back to back, then the answers read; returns
-# "200 x3, 429 x77"
-sub burst {
-    my ($ports, $path, $m) = @_;
-    my @paths = ref $path ? @$path : ($path);
-
-    my @socks = map {
-        my $port = $ports->[$_ % @$ports];
-        IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                              Proto => 'tcp', Timeout => 10)
-            or die "connect to $port: $!"
-    } 0 .. $m - 1;
-
-    for my $i (0 .. $m - 1) {
-        syswrite $socks[$i], "POST $paths[$i % @paths] HTTP/1.1\r\n"
-                             . "Host: localhost\r\nContent-Length: 0\r\n"
-                             . "Connection: close\r\n\r\n";
-    }
-
-    my %n;
-    for my $s (@socks) {
-        local $/;
-        my $r = <$s> // '';
-        close $s;
-        $n{ $r =~ m{^HTTP/1\.1 (\d{3})} ? $1 : 'none' }++;
-    }
-
-    return join ', ', map { "$_ x$n{$_}" } sort keys %n;
-}
-
-sub sleep_until {
-    my $t = shift;
-    my $d = $t - Time::HiRes::time();
-    Time::HiRes::sleep($d) if $d > 0;
-}
-
-sub count_lines {
-    my ($file, $re) = @_;
-    open my $in, '<', $file or return 0;
-    my $n = grep { /$re/ } <$in>;
-    close $in;
-    return $n;
+    gateway2_stop() if $$ == $Main;
 }
 
 
 # ---- start-up -----------------------------------------------------------
 
 our $RedisPort = free_port();
-our $AuthPort = free_port();
+our $AuthPort = free_port($RedisPort);
 
 redis_start($RedisPort);
 redis_start($AuthPort, '--requirepass', 'Good-Pass-7f3a');
 
-sub secret_file {
-    my ($name, $text) = @_;
-    open my $fh, '>', "$Dir/$name" or die "$name: $!";
-    print $fh $text;
-    close $fh;
-    chmod 0600, "$Dir/$name";
-    return "$Dir/$name";
-}
-
-our $GoodPass = secret_file('good.pass', "Good-Pass-7f3a\n");
-our $BadPass = secret_file('bad.pass', "Bad-Pass-91c2\r\n");
-our $EmptyPass = secret_file('empty.pass', "\n");
-our $TwoLines = secret_file('two.pass', "Line-One-5e1\nLine-Two-0b8\n");
+our $GoodPass = secret_file($Dir, 'good.pass', "Good-Pass-7f3a\n");
+our $BadPass = secret_file($Dir, 'bad.pass', "Bad-Pass-91c2\r\n");
+our $EmptyPass = secret_file($Dir, 'empty.pass', "\n");
+our $TwoLines = secret_file($Dir, 'two.pass', "Line-One-5e1\nLine-Two-0b8\n");
 
 gateway2_start();
 
 
-our $Mock = <<'_EOC_';
-    log_format mock '$pin $status';
-
-    # the mock Infobip API: X-Mock-Status: 500 makes it fail
-    server {
-        listen 127.0.0.1:1980;
-        default_type application/json;
-
-        location /2fa/2/pin/ {
-            rewrite ^/2fa/2/pin/(\w+)/resend/voice$ /mock/$1 last;
-            return 404;
-        }
-
-        location ~ ^/mock/(?<pin>\w+)$ {
-            internal;
-            access_log logs/mock.log mock;
-
-            if ($http_x_mock_status = 500) {
-                return 500 '{"requestError":{"serviceException":{"messageId":"GENERAL_ERROR","text":"mock failure"}}}';
-            }
-
-            return 200 '{"pinId":"$pin","to":"41793026727","callStatus":"PENDING_ACCEPTED"}';
-        }
-    }
-_EOC_
+# the mock Infobip API (t/TfaResend.pm): X-Mock-Status: 500 makes it fail
+our $Mock = mock_infobip(1980);
 
 
 # ---- configuration: nginx -t ---------------------------------------------
