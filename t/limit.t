@@ -7,7 +7,8 @@
 # reads it back, so every block can tell what reached the upstream.
 #
 # Blocks without --- config continue the previous block on the same running
-# nginx: that is how the timed and reload sequences are written.  Each block
+# nginx: that is how the timed and reload sequences are written.  The first
+# block of each such chain says which blocks go on with it.  Each block
 # that starts nginx uses its own zone name and pinIds, so the file also
 # passes with TEST_NGINX_USE_HUP=1.
 
@@ -245,6 +246,7 @@ run_tests();
 __DATA__
 
 === TEST 1: at most N: each admission counts X-RateLimit-Remaining down, the upstream's own rate limit headers replaced
+A chain on one nginx: this block starts it; TEST 2 to 4 (no --- config) go on with it.
 --- http_config eval
 "tfa_resend_limit_zone zone=t1:1m rate=3/1m;\n$::Mock"
 --- config
@@ -353,6 +355,7 @@ GET /mock-log
 
 
 === TEST 6: sliding window 2/2s, t=0: admitted
+A chain on one nginx: this block starts it; TEST 7 to 12 (no --- config) go on with it.
 --- http_config eval
 "tfa_resend_limit_zone zone=t6:1m rate=2/2s;\n$::Mock"
 --- config
@@ -442,6 +445,7 @@ GET /mock-log
 
 
 === TEST 13: dry run: counts and sets the variables, rejects nothing, sends no Retry-After
+A chain on one nginx: this block starts it; TEST 14 and 15 (no --- config) go on with it.
 --- http_config eval
 "tfa_resend_limit_zone zone=t13:1m rate=1/1m;\n$::Mock"
 --- config
@@ -494,6 +498,7 @@ GET /mock-log
 
 
 === TEST 16: tfa_resend_limit_status and _log_level; $tfa_resend_limit_status; inherited from the server, off in a location
+A chain on one nginx: this block starts it; TEST 17 (no --- config) goes on with it.
 --- http_config eval
 "tfa_resend_limit_zone zone=t16:1m rate=1/1m;\n$::Mock"
 --- config
@@ -578,6 +583,7 @@ qr/\[info\] .*limiting resends of pinId "16000000000000000000000000000001" by zo
 
 
 === TEST 19: refund on: a resend the upstream never answered (502 made by nginx) is taken back
+A chain on one nginx: this block starts it; TEST 20 and 21 (no --- config) go on with it.
 --- http_config eval
 "tfa_resend_limit_zone zone=t19:1m rate=1/1m;\n$::Mock"
 --- config
@@ -660,6 +666,7 @@ $::Blackhole = IO::Socket::INET->new(LocalAddr => '127.0.0.1:1993',
 
 
 === TEST 23: refund on an upstream 5xx takes back that request's own admission, t=0: admitted
+A chain on one nginx: this block starts it; TEST 24 to 27 (no --- config) go on with it.
 --- http_config eval
 "tfa_resend_limit_zone zone=t23:1m rate=2/3s;\n$::Mock"
 --- config
@@ -728,6 +735,7 @@ GET /mock-log
 
 
 === TEST 28: reload: two admissions before
+A chain on one nginx: this block starts it; TEST 29 to 31 (no --- config) go on with it.
 --- http_config eval
 "tfa_resend_limit_zone zone=t28:1m rate=2/1m;\n$::Mock"
 --- config
@@ -786,6 +794,7 @@ qr/\[emerg\] .*tfa_resend_limit_zone "t28" has rate=3\/60000ms while previously 
 
 
 === TEST 32: a full zone: a new pinId gets 503 and the canonical body; a tracked pinId keeps its history; bytes per pinId measured
+A chain on one nginx: this block starts it; TEST 33 (no --- config) goes on with it.
 Two zones of 64k and 256k (rate=4/1h: N=4, nothing expires) are filled
 with new pinIds until the first 503; the difference in size over the
 difference in pinIds is what one tracked pinId costs, slab pages included.

@@ -9,8 +9,9 @@
 # received to logs/mock.log, which GET /mock-log reads back.
 #
 # Blocks without --- config continue the previous block on the same running
-# nginx: that is how the sequences are written.  Each block that starts
-# nginx uses its own zones and pinIds, so the file also passes with
+# nginx: that is how the sequences are written.  The first block of each
+# such chain says which blocks go on with it.  Each block that starts nginx
+# uses its own zones and pinIds, so the file also passes with
 # TEST_NGINX_USE_HUP=1.
 #
 # A second redis-server, with requirepass, for the password tests.
@@ -73,6 +74,7 @@ run_tests();
 __DATA__
 
 === TEST 1: a password: the right one from redis_password_file works; a wrong one, or none, is the store error path, and the password is never logged
+A chain on one nginx: this block starts it; TEST 2 (no --- config) goes on with it.
 --- http_config eval
 "tfa_resend_limit_zone zone=pg:1m rate=2/1m redis_timeout=5s store=redis://127.0.0.1:$::AuthPort redis_password_file=$::GoodPass on_store_error=reject;\n"
 . "tfa_resend_limit_zone zone=pb:1m rate=2/1m redis_timeout=5s store=redis://127.0.0.1:$::AuthPort redis_password_file=$::BadPass on_store_error=reject;\n"

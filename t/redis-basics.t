@@ -9,8 +9,9 @@
 # received to logs/mock.log, which GET /mock-log reads back.
 #
 # Blocks without --- config continue the previous block on the same running
-# nginx: that is how the sequences are written.  Each block that starts
-# nginx uses its own zones and pinIds, so the file also passes with
+# nginx: that is how the sequences are written.  The first block of each
+# such chain says which blocks go on with it.  Each block that starts nginx
+# uses its own zones and pinIds, so the file also passes with
 # TEST_NGINX_USE_HUP=1.
 #
 # A second gateway nginx (port 1982) with the same zone as the tested one
@@ -189,6 +190,7 @@ run_tests();
 __DATA__
 
 === TEST 1: at most N, counted in Redis: X-RateLimit-Remaining counts down
+A chain on one nginx: this block starts it; TEST 2 to 4 (no --- config) go on with it.
 --- http_config eval
 "tfa_resend_limit_zone zone=r1:1m rate=3/1m redis_timeout=5s store=redis://127.0.0.1:$::RedisPort;\n"
 . "$::Mock"
@@ -290,6 +292,7 @@ Content-Type: application/json
 
 
 === TEST 5: sliding window 2/2s through Redis, t=0: admitted
+A chain on one nginx: this block starts it; TEST 6 to 8 (no --- config) go on with it.
 --- http_config eval
 "tfa_resend_limit_zone zone=sw:1m rate=2/2s redis_timeout=5s store=redis://127.0.0.1:$::RedisPort;\n"
 . "$::Mock"
@@ -400,6 +403,7 @@ GET /mock-log
 
 
 === TEST 10: refund: the upstream's 500 takes the admission back from Redis
+A chain on one nginx: this block starts it; TEST 11 (no --- config) goes on with it.
 --- http_config eval
 "tfa_resend_limit_zone zone=r5:1m rate=1/1m redis_timeout=5s store=redis://127.0.0.1:$::RedisPort;\n"
 . "$::Mock"
@@ -441,6 +445,7 @@ Test::More::is(::redis($::RedisPort, 'EXISTS',
 
 
 === TEST 12: dry run and the variables work the same with Redis
+A chain on one nginx: this block starts it; TEST 13 (no --- config) goes on with it.
 --- http_config eval
 "tfa_resend_limit_zone zone=r7:1m rate=1/1m redis_timeout=5s store=redis://127.0.0.1:$::RedisPort;\n"
 . "$::Mock"

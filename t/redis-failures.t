@@ -10,8 +10,9 @@
 # received to logs/mock.log, which GET /mock-log reads back.
 #
 # Blocks without --- config continue the previous block on the same running
-# nginx: that is how the sequences are written.  Each block that starts
-# nginx uses its own zones and pinIds, so the file also passes with
+# nginx: that is how the sequences are written.  The first block of each
+# such chain says which blocks go on with it.  Each block that starts nginx
+# uses its own zones and pinIds, so the file also passes with
 # TEST_NGINX_USE_HUP=1.
 
 use Test::Nginx::Socket 'no_plan';
@@ -41,6 +42,7 @@ run_tests();
 __DATA__
 
 === TEST 1: Redis stopped mid-run: before, one admission in each on_store_error zone
+A chain on one nginx: this block starts it; TEST 2 to 5 (no --- config) go on with it.
 --- http_config eval
 "tfa_resend_limit_zone zone=sr:1m rate=2/1m redis_timeout=5s store=redis://127.0.0.1:$::RedisPort on_store_error=reject;\n"
 . "tfa_resend_limit_zone zone=sl:1m rate=2/1m redis_timeout=5s store=redis://127.0.0.1:$::RedisPort on_store_error=local;\n"
@@ -184,6 +186,7 @@ qr/\[notice\] .*tfa_resend_limit_zone "sr": redis at 127\.0\.0\.1:\d+ answers ag
 
 
 === TEST 6: Redis slow (a script blocks it for 0.6s, past redis_timeout=100ms): each zone answers within the timeout as on_store_error says; no worker waits for Redis
+A chain on one nginx: this block starts it; TEST 7 (no --- config) goes on with it.
 --- http_config eval
 "tfa_resend_limit_zone zone=wr:1m rate=2/1m store=redis://127.0.0.1:$::RedisPort on_store_error=reject;\n"
 . "tfa_resend_limit_zone zone=wl:1m rate=2/1m store=redis://127.0.0.1:$::RedisPort on_store_error=local;\n"
@@ -264,6 +267,7 @@ qr/\[info\] .*tfa_resend_limit_zone "wr": redis admitted "tfa:wr:8D1000000000000
 
 
 === TEST 8: a client that goes away while its resend waits for Redis: the request ends (499), the late answer is dropped and its admission taken back
+A chain on one nginx: this block starts it; TEST 9 (no --- config) goes on with it.
 --- http_config eval
 "tfa_resend_limit_zone zone=g:1m rate=1/1m store=redis://127.0.0.1:$::RedisPort redis_timeout=3s on_store_error=reject;\n"
 . "$::Mock"
