@@ -1,4 +1,4 @@
-# Hardening (issue 7): the Test::Nginx suite under memory checkers, and a
+# Hardening: the Test::Nginx suite under memory checkers, and a
 # load test with reloads.
 #
 #   make test-valgrind   the whole suite, nginx under valgrind memcheck

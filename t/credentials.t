@@ -1,4 +1,4 @@
-# The upstream credentials (issue 3): tfa_resend_credentials from a file, an
+# The upstream credentials: tfa_resend_credentials from a file, an
 # environment variable or inline; "Basic" or "App"; errors that fail
 # nginx -t and name the file or the variable but never the secret; a [warn]
 # for a file others can read; a reload that reads a rotated file; and the

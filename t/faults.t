@@ -1,4 +1,4 @@
-# Upstream faults (issue 7): whatever the upstream does wrong, the client
+# Upstream faults: whatever the upstream does wrong, the client
 # of an intercepted resend gets the canonical 502/504 body whole (never a
 # part of the upstream's answer), the worker survives, the next request is
 # served, and with tfa_resend_limit_refund on the admission is taken back.

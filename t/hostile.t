@@ -1,4 +1,4 @@
-# Hostile clients (issue 7): request smuggling shapes, oversized and
+# Hostile clients: request smuggling shapes, oversized and
 # repeated headers, method override headers, pinIds in every encoding,
 # bodies nested 10,000 deep, huge strings, invalid UTF-8, a body announced
 # but never sent.  Each gets a clean 4xx with the canonical body, or

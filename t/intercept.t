@@ -1,5 +1,5 @@
 # Interception of "resend PIN over voice": which requests are acted on, what
-# is refused, and what exactly reaches the upstream (issue 3).
+# is refused, and what exactly reaches the upstream.
 #
 # Two mock upstreams: an embedded TCP server (tcp_listen) that records the
 # raw request bytes, for exact checks of what the upstream received; and an

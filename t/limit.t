@@ -1,4 +1,4 @@
-# The per-pinId resend limiter (issue 4): "at most N resends of one pinId in
+# The per-pinId resend limiter: "at most N resends of one pinId in
 # any WINDOW", exactly, in shared memory, across worker processes.
 #
 # Requests go through the real path: tfa_resend on, credentials, proxy_pass
