@@ -398,7 +398,7 @@ my @targets = (
 );
 
 print "## Targets\n\n"
-    . "Reported, not asserted (issue 6). *Of medians* divides the medians\n"
+    . "Reported, not asserted. *Of medians* divides the medians\n"
     . "above; *per round* is the median of each round's own ratio (runs of a\n"
     . "round are seconds apart, rounds minutes), which the verdict uses.\n\n"
     . "| target | of medians | per round | |\n| --- | ---: | ---: | --- |\n";

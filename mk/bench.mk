@@ -1,4 +1,4 @@
-# The benchmark kit (issue 6): "make bench" is the full run (about ten
+# The benchmark kit: "make bench" is the full run (about ten
 # minutes; writes bench/results/<date>.md), "make bench-smoke" about a
 # second per gateway, for CI: it checks that the kit works and prints the
 # table, asserting no target.  See bench/run.sh for the knobs.

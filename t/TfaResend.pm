@@ -1,6 +1,14 @@
 package TfaResend;
 
-# Helpers shared by the t/*.t files that Test::Nginx has no section for.
+# Helpers shared by the t/*.t files, for what Test::Nginx has no section
+# for.  Plain Perl, exported into the test file (package main), so a block
+# calls them as ::name(...) from its --- init or an eval section, under the
+# bundled runner in t/lib and under OpenResty's test-nginx alike.  A file
+# loads it with
+#
+#     use FindBin;
+#     use lib $FindBin::Bin;
+#     use TfaResend;
 #
 # Configuration errors: nginx reports an [emerg] met while parsing its
 # configuration on its startup log, which for Debian's nginx is stderr
@@ -13,10 +21,19 @@ use strict;
 use warnings;
 
 use File::Temp qw(tempdir);
+use IO::Select;
+use IO::Socket::INET;
+use POSIX ();
+use Time::HiRes ();
 use Exporter 'import';
 
-our @EXPORT = qw(nginx_t);
+our @EXPORT = qw(nginx_t free_port secret_file sleep_until count_lines
+                 add_no_error_log canonical_ok refusal mock_infobip
+                 resend burst
+                 resp read_reply redis redis_start redis_stop redis_block);
 
+
+# ---- configuration ------------------------------------------------------
 
 sub nginx_t {
     my ($http, %opt) = @_;
@@ -60,6 +77,336 @@ sub nginx_t {
     }
 
     return wantarray ? ($rc, $out) : $out;
+}
+
+
+# A free loopback port, other than the tested nginx's and than @not: a
+# port of its own for a mock or a redis-server, so that runs of other
+# files may overlap with this one.
+sub free_port {
+    my %not = map { $_ => 1 } @_;
+
+    for (1 .. 50) {
+        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                      LocalPort => 0, ReuseAddr => 1)
+            or die "no free port: $!";
+        my $port = $s->sockport;
+        close $s;
+        return $port unless $not{$port}
+                            || $port == ($ENV{TEST_NGINX_SERVER_PORT} || 1984);
+    }
+
+    die "no free port";
+}
+
+# $dir/$name holding $text, mode 0600 unless told: returns its path
+sub secret_file {
+    my ($dir, $name, $text, $mode) = @_;
+
+    open my $fh, '>', "$dir/$name" or die "$name: $!";
+    print $fh $text;
+    close $fh;
+    chmod $mode // 0600, "$dir/$name";
+
+    return "$dir/$name";
+}
+
+# For an add_block_preprocessor: patterns every block of the file must not
+# find in the error log, on top of its own --- no_error_log.
+sub add_no_error_log {
+    my ($block, @patterns) = @_;
+
+    my $nel = $block->no_error_log;
+    my @nel = !defined $nel ? () : ref $nel ? @$nel : split /\n/, $nel;
+
+    $block->set_value('no_error_log', [@nel, @patterns]);
+}
+
+
+# ---- time and logs ------------------------------------------------------
+
+sub sleep_until {
+    my $t = shift;
+    my $d = $t - Time::HiRes::time();
+    Time::HiRes::sleep($d) if $d > 0;
+}
+
+# how many lines of $file match $re (0 when there is no such file)
+sub count_lines {
+    my ($file, $re) = @_;
+    open my $in, '<', $file or return 0;
+    my $n = grep { /$re/ } <$in>;
+    close $in;
+    return $n;
+}
+
+
+# ---- the canonical answers ----------------------------------------------
+
+sub canonical_ok {
+    my $pin = shift;
+    return qq({"pinId":"$pin","to":"41793026727","callStatus":"PROCESSING"});
+}
+
+# a 4xx the module made itself; $pin_id undef for "pinId":null
+sub refusal {
+    my ($pin_id, $message_id, $text) = @_;
+
+    return '{"pinId":' . (defined $pin_id ? "\"$pin_id\"" : 'null')
+           . ',"to":null,"callStatus":"BAD_REQUEST","requestError":'
+           . '{"serviceException":{"messageId":"' . $message_id
+           . '","text":"' . $text . '"}}}';
+}
+
+
+# ---- the mock Infobip API of the limiter's files ------------------------
+#
+# An nginx server block (for --- http_config) on $port that answers like
+# the real API and writes one line per resend it received to logs/mock.log
+# ("PINID STATUS"), which a location of the gateway can read back.  A
+# request with X-Mock-Status: 500 makes it fail.  rate_headers => 1: it
+# sends rate limit headers of its own, which the gateway must replace with
+# its limiter's.
+
+sub mock_infobip {
+    my ($port, %opt) = @_;
+
+    my $rate = !$opt{rate_headers} ? '' : <<'_EOC_';
+
+        add_header X-RateLimit-Limit 1000 always;
+        add_header X-RateLimit-Remaining 999 always;
+_EOC_
+
+    return <<_EOC_;
+    log_format mock '\$pin \$status';
+
+    server {
+        listen 127.0.0.1:$port;
+        default_type application/json;
+$rate
+        location /2fa/2/pin/ {
+            rewrite ^/2fa/2/pin/(\\w+)/resend/voice\$ /mock/\$1 last;
+            return 404;
+        }
+
+        location ~ ^/mock/(?<pin>\\w+)\$ {
+            internal;
+            access_log logs/mock.log mock;
+
+            if (\$http_x_mock_status = 500) {
+                return 500 '{"requestError":{"serviceException":{"messageId":"GENERAL_ERROR","text":"mock failure"}}}';
+            }
+
+            return 200 '{"pinId":"\$pin","to":"41793026727","callStatus":"PENDING_ACCEPTED"}';
+        }
+    }
+_EOC_
+}
+
+
+# ---- resends by hand ----------------------------------------------------
+
+# one resend on its own connection: its status code, and in list context
+# how many seconds the answer took too
+sub resend {
+    my ($port, $path) = @_;
+
+    my $t0 = Time::HiRes::time();
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 5)
+        or die "connect to $port: $!";
+
+    print $s "POST $path HTTP/1.1\r\nHost: localhost\r\n"
+             . "Content-Length: 0\r\nConnection: close\r\n\r\n";
+
+    local $/;
+    my $r = <$s> // '';
+    close $s;
+
+    my $status = $r =~ m{^HTTP/1\.1 (\d{3})} ? $1 : 0;
+
+    return wantarray ? ($status, Time::HiRes::time() - $t0) : $status;
+}
+
+# M resends at once: all M connections opened first, then the requests
+# written back to back, then the answers read.  $ports is a port or a list
+# of them, $path a path or a list of them: the connections go to each in
+# turn.  Returns the status codes as "200 x3, 429 x57".
+sub burst {
+    my ($ports, $path, $m) = @_;
+    my @ports = ref $ports ? @$ports : ($ports);
+    my @paths = ref $path ? @$path : ($path);
+
+    my @socks = map {
+        my $port = $ports[$_ % @ports];
+        IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                              Proto => 'tcp', Timeout => 10)
+            or die "connect to $port: $!"
+    } 0 .. $m - 1;
+
+    for my $i (0 .. $m - 1) {
+        syswrite $socks[$i], "POST $paths[$i % @paths] HTTP/1.1\r\n"
+                             . "Host: localhost\r\nContent-Length: 0\r\n"
+                             . "Connection: close\r\n\r\n";
+    }
+
+    my %n;
+    for my $s (@socks) {
+        local $/;
+        my $r = <$s> // '';
+        close $s;
+        $n{ $r =~ m{^HTTP/1\.1 (\d{3})} ? $1 : 'none' }++;
+    }
+
+    return join ', ', map { "$_ x$n{$_}" } sort keys %n;
+}
+
+
+# ---- Redis: servers of the test file's own, and a small RESP client -----
+#
+# redis_start() runs Debian's redis-server in the foreground, without
+# persistence, in a directory of its own; the servers still running when
+# the test file ends are stopped then (by the process that started them,
+# not by a child Test::Nginx forked).
+
+our $Main = $$;
+our (%Redis, $RedisDir);
+
+sub resp {
+    return '*' . scalar(@_) . "\r\n"
+           . join '', map { '$' . length($_) . "\r\n$_\r\n" } @_;
+}
+
+sub read_reply {
+    my $s = shift;
+
+    my $line = <$s>;
+    die "redis: no answer\n" unless defined $line;
+    $line =~ s/\r\n\z//;
+
+    my ($type, $v) = (substr($line, 0, 1), substr($line, 1));
+
+    return $v if $type eq '+' || $type eq ':';
+    return "ERR $v" if $type eq '-';
+
+    if ($type eq '$') {
+        return undef if $v < 0;
+        my $buf = '';
+        while (length $buf < $v + 2) {
+            read($s, $buf, $v + 2 - length $buf, length $buf) or last;
+        }
+        return substr $buf, 0, $v;
+    }
+
+    if ($type eq '*') {
+        return undef if $v < 0;
+        return [ map { read_reply($s) } 1 .. $v ];
+    }
+
+    die "redis: cannot read \"$line\"\n";
+}
+
+# redis($port, CMD ...), or redis([$port, $password, $db], CMD ...)
+sub redis {
+    my ($to, @cmd) = @_;
+    my ($port, $password, $db) = ref $to ? @$to : ($to);
+
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 5)
+        or return "ERR connect: $!";
+
+    my @pre;
+    push @pre, [ 'AUTH', $password ] if defined $password;
+    push @pre, [ 'SELECT', $db ] if defined $db;
+
+    print $s resp(@$_) for @pre;
+    print $s resp(@cmd);
+
+    read_reply($s) for @pre;
+    my $r = read_reply($s);
+    close $s;
+
+    return $r;
+}
+
+sub redis_start {
+    my ($port, @opt) = @_;
+
+    $RedisDir //= tempdir(CLEANUP => 1);
+
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        open STDOUT, '>>', "$RedisDir/redis-$port.log";
+        open STDERR, '>&', \*STDOUT;
+        { exec 'redis-server', '--port', $port, '--bind', '127.0.0.1',
+               '--save', '', '--appendonly', 'no', '--daemonize', 'no',
+               '--dir', $RedisDir, @opt; }
+        POSIX::_exit(127);
+    }
+
+    $Redis{$port} = $pid;
+
+    for (1 .. 200) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port, Proto => 'tcp');
+        if ($s) {
+            print $s resp('PING');
+            my $r = eval { read_reply($s) } // '';
+            close $s;
+            return if $r eq 'PONG' || $r =~ /NOAUTH/;
+        }
+        Time::HiRes::sleep(0.025);
+    }
+
+    die "redis-server on port $port did not start; "
+        . "see $RedisDir/redis-$port.log";
+}
+
+sub redis_stop {
+    my $port = shift;
+    my $pid = delete $Redis{$port} or return;
+
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
+}
+
+# Redis busy in a script for $ms (every client waits): returns the socket
+# the answer comes on
+sub redis_block {
+    my ($port, $ms) = @_;
+
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 10)
+        or die "connect to redis: $!";
+
+    print $s resp('EVAL', "local t = redis.call('TIME')\n"
+                  . "local t0 = t[1] * 1000000 + t[2]\n"
+                  . "while true do\n"
+                  . "  t = redis.call('TIME')\n"
+                  . "  if t[1] * 1000000 + t[2] - t0 > $ms * 1000 then\n"
+                  . "    return 1\n"
+                  . "  end\n"
+                  . "end\n", 0);
+
+    # until Redis is in the script: a PING goes unanswered
+    for (1 .. 200) {
+        my $p = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port, Proto => 'tcp')
+            or die "connect to redis: $!";
+        print $p resp('PING');
+        my $busy = !IO::Select->new($p)->can_read(0.03);
+        close $p;
+        return $s if $busy;
+    }
+
+    die "redis on port $port never got busy";
+}
+
+END {
+    if ($$ == $Main) {
+        redis_stop($_) for keys %Redis;
+    }
 }
 
 

@@ -1,4 +1,4 @@
-# The upstream credentials (issue 3): tfa_resend_credentials from a file, an
+# The upstream credentials: tfa_resend_credentials from a file, an
 # environment variable or inline; "Basic" or "App"; errors that fail
 # nginx -t and name the file or the variable but never the secret; a [warn]
 # for a file others can read; a reload that reads a rotated file; and the
@@ -16,19 +16,6 @@ use TfaResend;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use MIME::Base64 qw(encode_base64);
-
-sub free_port {
-    for (1 .. 50) {
-        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                      LocalPort => 0, ReuseAddr => 1)
-            or die "no free port: $!";
-        my $port = $s->sockport;
-        close $s;
-        return $port
-            unless $port == ($ENV{TEST_NGINX_SERVER_PORT} || 1984);
-    }
-    die "no free port";
-}
 
 $ENV{TEST_NGINX_TFA_MOCK_PORT} ||= free_port();
 $ENV{TEST_NGINX_HTML_DIR} ||= html_dir();
@@ -54,15 +41,6 @@ our @bad = ('NoColon-Secret-4242', 'alice:TwoLine-Secret', 'Key With Space-99',
             'InlineNoColon-Secret-5', 'alice:Readable-Secret-1');
 
 my $dir = tempdir(CLEANUP => 1);
-
-sub file {
-    my ($name, $text, $mode) = @_;
-    open my $fh, '>', "$dir/$name" or die "$name: $!";
-    print $fh $text;
-    close $fh;
-    chmod $mode // 0600, "$dir/$name";
-    return "$dir/$name";
-}
 
 sub location {
     my $cred = shift;
@@ -93,33 +71,33 @@ isnt($rc, 0, 'missing file: nginx -t fails');
 like($out, qr/\[emerg\].*open\(\) "\Q$dir\E\/missing-creds\.txt" failed/,
      'missing file: the [emerg] names the file');
 
-$f = file('empty.txt', '');
+$f = secret_file($dir, 'empty.txt', '');
 ($rc, $out) = nginx_t(location("basic file=$f"));
 isnt($rc, 0, 'empty file: nginx -t fails');
 like($out, qr/\[emerg\].*invalid credentials in file "\Q$f\E": credentials are empty/,
      'empty file: the [emerg] names the file');
 
-$f = file('newline-only.txt', "\n");
+$f = secret_file($dir, 'newline-only.txt', "\n");
 ($rc, $out) = nginx_t(location("basic file=$f"));
 isnt($rc, 0, 'a file with an empty line: nginx -t fails');
 like($out, qr/\[emerg\].*invalid credentials in file "\Q$f\E": credentials are empty/,
      'a file with an empty line: the [emerg] names the file');
 
-$f = file('nocolon.txt', "NoColon-Secret-4242\n");
+$f = secret_file($dir, 'nocolon.txt', "NoColon-Secret-4242\n");
 ($rc, $out) = nginx_t(location("basic file=$f"));
 isnt($rc, 0, 'no "username:password": nginx -t fails');
 like($out, qr/\[emerg\].*invalid credentials in file "\Q$f\E": credentials must be "username:password"/,
      'no "username:password": the [emerg] names the file');
 no_secret($out, 'no "username:password"');
 
-$f = file('twolines.txt', "alice:TwoLine-Secret\nbob:other\n");
+$f = secret_file($dir, 'twolines.txt', "alice:TwoLine-Secret\nbob:other\n");
 ($rc, $out) = nginx_t(location("basic file=$f"));
 isnt($rc, 0, 'two lines: nginx -t fails');
 like($out, qr/\[emerg\].*invalid credentials in file "\Q$f\E": credentials must be a single line/,
      'two lines: the [emerg] names the file');
 no_secret($out, 'two lines');
 
-$f = file('spaced-key.txt', "Key With Space-99\n");
+$f = secret_file($dir, 'spaced-key.txt', "Key With Space-99\n");
 ($rc, $out) = nginx_t(location("app file=$f"));
 isnt($rc, 0, 'an API key with spaces: nginx -t fails');
 like($out, qr/\[emerg\].*invalid credentials in file "\Q$f\E": API key must not contain spaces/,
@@ -131,7 +109,7 @@ isnt($rc, 0, 'a directory: nginx -t fails');
 like($out, qr/\[emerg\].*credentials file "\Q$dir\E" is not a regular file/,
      'a directory: the [emerg] names it');
 
-$f = file('large.txt', 'alice:' . ('x' x 5000) . "\n");
+$f = secret_file($dir, 'large.txt', 'alice:' . ('x' x 5000) . "\n");
 ($rc, $out) = nginx_t(location("basic file=$f"));
 isnt($rc, 0, 'a large file: nginx -t fails');
 like($out, qr/\[emerg\].*credentials file "\Q$f\E" is too large/,
@@ -140,7 +118,7 @@ like($out, qr/\[emerg\].*credentials file "\Q$f\E" is too large/,
 # -- a file others can read: [warn], and it still works -----------------
 
 for my $mode (0640, 0604) {
-    $f = file("readable-$mode.txt", "alice:Readable-Secret-1\n", $mode);
+    $f = secret_file($dir, "readable-$mode.txt", "alice:Readable-Secret-1\n", $mode);
     ($rc, $out) = nginx_t(location("basic file=$f"));
     is($rc, 0, sprintf('mode %04o: nginx -t passes', $mode)) or diag($out);
     like($out, qr/\[warn\].*credentials file "\Q$f\E" is readable by group or others/,
@@ -148,7 +126,7 @@ for my $mode (0640, 0604) {
     no_secret($out, sprintf('mode %04o', $mode));
 }
 
-$f = file('private.txt', "alice:Readable-Secret-1\n", 0600);
+$f = secret_file($dir, 'private.txt', "alice:Readable-Secret-1\n", 0600);
 ($rc, $out) = nginx_t(location("basic file=$f"));
 is($rc, 0, 'mode 0600: nginx -t passes') or diag($out);
 unlike($out, qr/\[warn\]/, 'mode 0600: no [warn]');
@@ -320,9 +298,7 @@ add_block_preprocessor(sub {
                           "POST /2fa/2/pin/$pin/resend/voice");
     }
 
-    my $nel = $block->no_error_log;
-    my @nel = !defined $nel ? () : ref $nel ? @$nel : split /\n/, $nel;
-    $block->set_value('no_error_log', [@nel, @secrets]);
+    add_no_error_log($block, @secrets);
 });
 
 

@@ -1,4 +1,4 @@
-# Upstream faults (issue 7): whatever the upstream does wrong, the client
+# Upstream faults: whatever the upstream does wrong, the client
 # of an intercepted resend gets the canonical 502/504 body whole (never a
 # part of the upstream's answer), the worker survives, the next request is
 # served, and with tfa_resend_limit_refund on the admission is taken back.
@@ -19,6 +19,9 @@
 # as "exited on signal" in the error log.
 
 use Test::Nginx::Socket 'no_plan';
+use FindBin;
+use lib $FindBin::Bin;
+use TfaResend;
 use IO::Socket::INET;
 use POSIX ();
 use Socket qw(IPPROTO_TCP TCP_NODELAY SOL_SOCKET SO_LINGER);
@@ -34,11 +37,6 @@ sub canonical_error {
     return qq({"pinId":"$pin","to":null,"callStatus":"ERROR",)
            . qq("requestError":{"serviceException":{"messageId":)
            . qq("$message_id","text":"$text"}}});
-}
-
-sub canonical_ok {
-    my $pin = shift;
-    return qq({"pinId":"$pin","to":"41793026727","callStatus":"PROCESSING"});
 }
 
 sub json_reply {
@@ -250,10 +248,7 @@ add_block_preprocessor(sub {
         unless defined $block->http_config;
 
     # no crash, no alert, whatever the fault
-    my $nel = $block->no_error_log;
-    my @nel = !defined $nel ? () : ref $nel ? @$nel : split /\n/, $nel;
-    $block->set_value('no_error_log',
-                      [@nel, 'exited on signal', '[alert]', '[crit]']);
+    add_no_error_log($block, 'exited on signal', '[alert]', '[crit]');
 
     $block->set_value('timeout', 10) unless defined $block->timeout;
 });

@@ -1,4 +1,4 @@
-# Hostile clients (issue 7): request smuggling shapes, oversized and
+# Hostile clients: request smuggling shapes, oversized and
 # repeated headers, method override headers, pinIds in every encoding,
 # bodies nested 10,000 deep, huge strings, invalid UTF-8, a body announced
 # but never sent.  Each gets a clean 4xx with the canonical body, or
@@ -14,24 +14,18 @@
 # as "exited on signal" in the error log.
 
 use Test::Nginx::Socket 'no_plan';
+use FindBin;
+use lib $FindBin::Bin;
+use TfaResend;
 use MIME::Base64 qw(encode_base64);
 
 our $pin = '9C817C6F8AF3D48F9FE553282AFA2B67';
 our $ours = 'Basic ' . encode_base64('alice:s3cret-Upstream', '');
 
-sub refusal {
-    my ($pin_id, $message_id, $text) = @_;
-
-    return '{"pinId":' . (defined $pin_id ? "\"$pin_id\"" : 'null')
-           . ',"to":null,"callStatus":"BAD_REQUEST","requestError":'
-           . '{"serviceException":{"messageId":"' . $message_id
-           . '","text":"' . $text . '"}}}';
-}
-
 sub bad_pin { refusal(undef, 'BAD_REQUEST', 'invalid pinId') }
 sub bad_json { refusal($pin, 'BAD_REQUEST', 'body is not valid JSON') }
 
-our $canonical_ok = qq({"pinId":"$pin","to":"41793026727","callStatus":"PROCESSING"});
+our $canonical_ok = canonical_ok($pin);
 
 # what the mock logs for a resend that reached it ("-": no such header)
 sub mock_line {
@@ -91,11 +85,8 @@ add_block_preprocessor(sub {
         unless defined $block->config;
 
     # no crash, whatever the client sent; the secret never logged
-    my $nel = $block->no_error_log;
-    my @nel = !defined $nel ? () : ref $nel ? @$nel : split /\n/, $nel;
-    $block->set_value('no_error_log',
-                      [@nel, 'exited on signal', '[alert]', '[crit]',
-                       's3cret-Upstream']);
+    add_no_error_log($block, 'exited on signal', '[alert]', '[crit]',
+                     's3cret-Upstream');
 
     $block->set_value('timeout', 10) unless defined $block->timeout;
 });

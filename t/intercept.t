@@ -1,5 +1,5 @@
 # Interception of "resend PIN over voice": which requests are acted on, what
-# is refused, and what exactly reaches the upstream (issue 3).
+# is refused, and what exactly reaches the upstream.
 #
 # Two mock upstreams: an embedded TCP server (tcp_listen) that records the
 # raw request bytes, for exact checks of what the upstream received; and an
@@ -10,24 +10,13 @@
 # canonical.
 
 use Test::Nginx::Socket 'no_plan';
+use FindBin;
+use lib $FindBin::Bin;
+use TfaResend;
 use IO::Socket::INET;
 use MIME::Base64 qw(encode_base64);
 
 # ports of their own, so that runs of other files may overlap with this one
-sub free_port {
-    my %not = map { $_ => 1 } @_;
-    for (1 .. 50) {
-        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                      LocalPort => 0, ReuseAddr => 1)
-            or die "no free port: $!";
-        my $port = $s->sockport;
-        close $s;
-        return $port unless $not{$port}
-                            || $port == ($ENV{TEST_NGINX_SERVER_PORT} || 1984);
-    }
-    die "no free port";
-}
-
 $ENV{TEST_NGINX_TFA_MOCK_PORT} ||= free_port();
 $ENV{TEST_NGINX_TFA_TCP_PORT} ||= free_port($ENV{TEST_NGINX_TFA_MOCK_PORT});
 
@@ -54,17 +43,7 @@ sub infobip_reply {
            . "Connection: close\r\n\r\n$body";
 }
 
-our $canonical_ok = '{"pinId":"' . $pin
-                    . '","to":"41793026727","callStatus":"PROCESSING"}';
-
-sub refusal {
-    my ($pin_id, $message_id, $text) = @_;
-
-    return '{"pinId":' . (defined $pin_id ? "\"$pin_id\"" : 'null')
-           . ',"to":null,"callStatus":"BAD_REQUEST","requestError":'
-           . '{"serviceException":{"messageId":"' . $message_id
-           . '","text":"' . $text . '"}}}';
-}
+our $canonical_ok = canonical_ok($pin);
 
 our $http_config = <<'_EOC_';
     upstream infobip {
@@ -94,9 +73,7 @@ our @secrets = ('alice:s3cret-Upstream', encode_base64('alice:s3cret-Upstream', 
 add_block_preprocessor(sub {
     my $block = shift;
 
-    my $nel = $block->no_error_log;
-    my @nel = !defined $nel ? () : ref $nel ? @$nel : split /\n/, $nel;
-    $block->set_value('no_error_log', [@nel, @secrets]);
+    add_no_error_log($block, @secrets);
 
     if (!defined $block->http_config) {
         $block->set_value('http_config', $http_config);

@@ -1,4 +1,4 @@
-# The per-pinId resend limiter (issue 4): "at most N resends of one pinId in
+# The per-pinId resend limiter: "at most N resends of one pinId in
 # any WINDOW", exactly, in shared memory, across worker processes.
 #
 # Requests go through the real path: tfa_resend on, credentials, proxy_pass
@@ -7,7 +7,8 @@
 # reads it back, so every block can tell what reached the upstream.
 #
 # Blocks without --- config continue the previous block on the same running
-# nginx: that is how the timed and reload sequences are written.  Each block
+# nginx: that is how the timed and reload sequences are written.  The first
+# block of each such chain says which blocks go on with it.  Each block
 # that starts nginx uses its own zone name and pinIds, so the file also
 # passes with TEST_NGINX_USE_HUP=1.
 
@@ -23,85 +24,12 @@ workers(2);
 no_shuffle();
 
 
-our $Mock = <<'_EOC_';
-    log_format mock '$pin $status';
-
-    # the mock Infobip API: answers like the real one (X-Mock-Status: 500
-    # makes it fail) and sends rate limit headers of its own, which the
-    # gateway must replace with its limiter's
-    server {
-        listen 127.0.0.1:1991;
-        default_type application/json;
-
-        add_header X-RateLimit-Limit 1000 always;
-        add_header X-RateLimit-Remaining 999 always;
-
-        location /2fa/2/pin/ {
-            rewrite ^/2fa/2/pin/(\w+)/resend/voice$ /mock/$1 last;
-            return 404;
-        }
-
-        location ~ ^/mock/(?<pin>\w+)$ {
-            internal;
-            access_log logs/mock.log mock;
-
-            if ($http_x_mock_status = 500) {
-                return 500 '{"requestError":{"serviceException":{"messageId":"GENERAL_ERROR","text":"mock failure"}}}';
-            }
-
-            return 200 '{"pinId":"$pin","to":"41793026727","callStatus":"PENDING_ACCEPTED"}';
-        }
-    }
-_EOC_
+# the mock Infobip API (t/TfaResend.pm) on 1991, with rate limit headers of
+# its own, which the gateway must replace with its limiter's
+our $Mock = mock_infobip(1991, rate_headers => 1);
 
 
 # ---- helpers for what Test::Nginx has no section for ------------------
-
-# one resend on its own connection; returns the status code
-sub resend {
-    my ($port, $path) = @_;
-
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => 5)
-        or die "connect to $port: $!";
-
-    print $s "POST $path HTTP/1.1\r\nHost: localhost\r\n"
-             . "Content-Length: 0\r\nConnection: close\r\n\r\n";
-
-    local $/;
-    my $r = <$s> // '';
-    close $s;
-
-    return $r =~ m{^HTTP/1\.1 (\d{3})} ? $1 : 0;
-}
-
-# M resends of one pinId at once: M connections are opened first, then the
-# M requests written back to back, then the answers read; returns the
-# status codes as "200 x3, 429 x57"
-sub burst {
-    my ($port, $path, $m) = @_;
-
-    my @socks = map {
-        IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                              Proto => 'tcp', Timeout => 10)
-            or die "connect to $port: $!"
-    } 1 .. $m;
-
-    my $req = "POST $path HTTP/1.1\r\nHost: localhost\r\n"
-              . "Content-Length: 0\r\nConnection: close\r\n\r\n";
-
-    syswrite $_, $req for @socks;
-
-    my %n;
-    for my $s (@socks) {
-        local $/;
-        my $r = <$s> // '';
-        close $s;
-        $n{ $r =~ m{^HTTP/1\.1 (\d{3})} ? $1 : 'none' }++;
-    }
-
-    return join ', ', map { "$_ x$n{$_}" } sort keys %n;
-}
 
 # the worker processes that logged a line matching $re
 sub logging_pids {
@@ -156,12 +84,6 @@ sub fill {
     }
 
     die "fill: $max pinIds and no 503";
-}
-
-sub sleep_until {
-    my $t = shift;
-    my $d = $t - Time::HiRes::time();
-    Time::HiRes::sleep($d) if $d > 0;
 }
 
 sub nginx_workers {
@@ -324,6 +246,7 @@ run_tests();
 __DATA__
 
 === TEST 1: at most N: each admission counts X-RateLimit-Remaining down, the upstream's own rate limit headers replaced
+A chain on one nginx: this block starts it; TEST 2 to 4 (no --- config) go on with it.
 --- http_config eval
 "tfa_resend_limit_zone zone=t1:1m rate=3/1m;\n$::Mock"
 --- config
@@ -432,6 +355,7 @@ GET /mock-log
 
 
 === TEST 6: sliding window 2/2s, t=0: admitted
+A chain on one nginx: this block starts it; TEST 7 to 12 (no --- config) go on with it.
 --- http_config eval
 "tfa_resend_limit_zone zone=t6:1m rate=2/2s;\n$::Mock"
 --- config
@@ -521,6 +445,7 @@ GET /mock-log
 
 
 === TEST 13: dry run: counts and sets the variables, rejects nothing, sends no Retry-After
+A chain on one nginx: this block starts it; TEST 14 and 15 (no --- config) go on with it.
 --- http_config eval
 "tfa_resend_limit_zone zone=t13:1m rate=1/1m;\n$::Mock"
 --- config
@@ -573,6 +498,7 @@ GET /mock-log
 
 
 === TEST 16: tfa_resend_limit_status and _log_level; $tfa_resend_limit_status; inherited from the server, off in a location
+A chain on one nginx: this block starts it; TEST 17 (no --- config) goes on with it.
 --- http_config eval
 "tfa_resend_limit_zone zone=t16:1m rate=1/1m;\n$::Mock"
 --- config
@@ -657,6 +583,7 @@ qr/\[info\] .*limiting resends of pinId "16000000000000000000000000000001" by zo
 
 
 === TEST 19: refund on: a resend the upstream never answered (502 made by nginx) is taken back
+A chain on one nginx: this block starts it; TEST 20 and 21 (no --- config) go on with it.
 --- http_config eval
 "tfa_resend_limit_zone zone=t19:1m rate=1/1m;\n$::Mock"
 --- config
@@ -739,6 +666,7 @@ $::Blackhole = IO::Socket::INET->new(LocalAddr => '127.0.0.1:1993',
 
 
 === TEST 23: refund on an upstream 5xx takes back that request's own admission, t=0: admitted
+A chain on one nginx: this block starts it; TEST 24 to 27 (no --- config) go on with it.
 --- http_config eval
 "tfa_resend_limit_zone zone=t23:1m rate=2/3s;\n$::Mock"
 --- config
@@ -807,6 +735,7 @@ GET /mock-log
 
 
 === TEST 28: reload: two admissions before
+A chain on one nginx: this block starts it; TEST 29 to 31 (no --- config) go on with it.
 --- http_config eval
 "tfa_resend_limit_zone zone=t28:1m rate=2/1m;\n$::Mock"
 --- config
@@ -865,6 +794,7 @@ qr/\[emerg\] .*tfa_resend_limit_zone "t28" has rate=3\/60000ms while previously 
 
 
 === TEST 32: a full zone: a new pinId gets 503 and the canonical body; a tracked pinId keeps its history; bytes per pinId measured
+A chain on one nginx: this block starts it; TEST 33 (no --- config) goes on with it.
 Two zones of 64k and 256k (rate=4/1h: N=4, nothing expires) are filled
 with new pinIds until the first 503; the difference in size over the
 difference in pinIds is what one tracked pinId costs, slab pages included.

@@ -1,5 +1,5 @@
 # Every answer to an intercepted resend has the canonical shape
-# (shared/reference/canonical-response.md), whoever made it.
+# (docs/canonical-response.md), whoever made it.
 
 use Test::Nginx::Socket 'no_plan';
 use FindBin;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load and reload (issue 7): the gateway with 2 workers at saturation on
+# Load and reload: the gateway with 2 workers at saturation on
 # loopback while it is reloaded every few seconds; then asserts and prints
 #
 #   - zero socket errors (connect, read, write, timeout) in both loads;
