@@ -18,6 +18,7 @@
 
 #include "ngx_http_tfa_resend_module.h"
 #include "ngx_http_tfa_resend_limit.h"
+#include "ngx_http_tfa_resend_metrics.h"
 #include "ngx_http_tfa_resend_shm.h"
 #include "ngx_http_tfa_resend_redis.h"
 
@@ -720,6 +721,10 @@ ngx_http_tfa_resend_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     if (rc == NGX_DECLINED
         && ngx_http_tfa_resend_shm_create(cf, store) != NGX_OK)
     {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_tfa_resend_metrics_add_zone(cf, store) == NGX_ERROR) {
         return NGX_CONF_ERROR;
     }
 
