@@ -16,6 +16,7 @@
 #include "ngx_http_tfa_resend_filter.h"
 #include "ngx_http_tfa_resend_handler.h"
 #include "ngx_http_tfa_resend_limit.h"
+#include "ngx_http_tfa_resend_metrics.h"
 #include "ngx_http_tfa_resend_variables.h"
 
 
@@ -124,6 +125,15 @@ static ngx_command_t  ngx_http_tfa_resend_commands[] = {
       ngx_conf_set_size_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tfa_resend_loc_conf_t, max_response_size),
+      NULL },
+
+    /* metrics */
+
+    { ngx_string("tfa_resend_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_tfa_resend_metrics,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
       ngx_null_command
@@ -285,6 +295,12 @@ ngx_http_tfa_resend_postconfiguration(ngx_conf_t *cf)
     ngx_http_tfa_resend_main_conf_t  *mcf;
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tfa_resend_module);
+
+    /* metrics: the counters' zone, if tfa_resend or the page is used */
+
+    if (ngx_http_tfa_resend_metrics_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     /* a configuration that never turns the module on pays nothing for it */
 

@@ -34,7 +34,7 @@ TFA_VALGRIND_TIMEOUT ?= 20
 # Files written that way run in a second pass with TEST_NGINX_USE_HUP=1:
 # one nginx under valgrind per file, reloaded (HUP) for each block, its
 # leaks reported when it and each generation of workers exit.
-TFA_VALGRIND_HUP_TESTS ?= $(filter t/limit.t t/redis-basics.t \
+TFA_VALGRIND_HUP_TESTS ?= $(filter t/limit.t t/metrics.t t/redis-basics.t \
                                     t/redis-failures.t t/redis-auth.t,\
                                     $(TFA_HARDENING_TESTS))
 TFA_VALGRIND_TESTS ?= $(filter-out $(TFA_VALGRIND_HUP_TESTS),\

@@ -19,6 +19,7 @@
 #include "ngx_http_tfa_resend_module.h"
 #include "ngx_http_tfa_resend_limit.h"
 #include "ngx_http_tfa_resend_conf.h"
+#include "ngx_http_tfa_resend_metrics.h"
 #include "ngx_http_tfa_resend_response.h"
 #include "ngx_http_tfa_resend_stores.h"
 
@@ -729,6 +730,10 @@ ngx_http_tfa_resend_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     store->window = window;
 
     if (kind->create(cf, store, kind_param, params) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_tfa_resend_metrics_add_zone(cf, store) == NGX_ERROR) {
         return NGX_CONF_ERROR;
     }
 

@@ -27,6 +27,8 @@ typedef struct {
 
     /* interception and credentials */
     struct ngx_http_tfa_resend_pattern_s  *default_pattern;
+
+    struct ngx_http_tfa_resend_metrics_conf_s  *metrics;  /* or NULL */
 } ngx_http_tfa_resend_main_conf_t;
 
 

@@ -799,3 +799,20 @@ ngx_http_tfa_resend_shm_inspect(ngx_http_tfa_resend_store_t *store,
 
     return NGX_OK;
 }
+
+
+void
+ngx_http_tfa_resend_shm_usage(ngx_http_tfa_resend_store_t *store,
+    ngx_uint_t *pins, size_t *bytes)
+{
+    ngx_http_tfa_resend_shm_t  *shm;
+
+    shm = store->data;
+
+    ngx_shmtx_lock(&shm->shpool->mutex);
+
+    *pins = shm->sh->nodes;
+    *bytes = shm->shpool->pfree * ngx_pagesize;
+
+    ngx_shmtx_unlock(&shm->shpool->mutex);
+}

@@ -38,5 +38,13 @@ ngx_int_t ngx_http_tfa_resend_shm_create(ngx_conf_t *cf,
 ngx_int_t ngx_http_tfa_resend_shm_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 
+/*
+ * For the metrics page: the pinIds the zone tracks now, and the bytes of
+ * its slab's free pages (a node freed by expiry or refund stays carved for
+ * the next pinId and is not counted).
+ */
+void ngx_http_tfa_resend_shm_usage(ngx_http_tfa_resend_store_t *store,
+    ngx_uint_t *pins, size_t *bytes);
+
 
 #endif /* _NGX_HTTP_TFA_RESEND_SHM_H_INCLUDED_ */

@@ -31,6 +31,7 @@ our @EXPORT = qw(nginx_t free_port secret_file sleep_until count_lines
                  add_no_error_log canonical_ok refusal mock_infobip
                  resend burst
                  resp read_reply redis redis_start redis_stop redis_block);
+our @EXPORT_OK = qw(reload_nginx edit_conf);
 
 
 # ---- configuration ------------------------------------------------------
@@ -407,6 +408,81 @@ END {
     if ($$ == $Main) {
         redis_stop($_) for keys %Redis;
     }
+}
+
+
+# A reload of the running test server (`nginx -s reload`, as SIGHUP), for
+# the blocks that go on without --- config: edit_conf() changes its
+# nginx.conf, reload_nginx() waits until as many new workers as there were
+# old ones run and none of the old (or, with $fails, until the reload has
+# been refused with an [emerg]).
+
+sub nginx_workers {
+    my $master = shift;
+    my @w;
+
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my $l = <$fh> // '';
+        close $fh;
+        push @w, $1 if $l =~ /^(\d+) \(.*\) (\S) (\d+) / && $3 == $master
+                       && $2 ne 'Z';
+    }
+
+    return @w;
+}
+
+sub reload_nginx {
+    my $fails = shift;
+
+    my $root = Test::Nginx::Util::server_root();
+    my $log = "$root/logs/error.log";
+    my $pos = -s $log;
+
+    open my $fh, '<', "$root/logs/nginx.pid" or die "pid: $!";
+    my $master = <$fh>;
+    close $fh;
+    chomp $master;
+
+    my %old = map { $_ => 1 } nginx_workers($master);
+    my $n = keys %old;
+
+    kill 'HUP', $master or die "HUP $master: $!";
+
+    for (1 .. 200) {
+        Time::HiRes::sleep(0.05);
+
+        if ($fails) {
+            open my $in, '<', $log or die "error.log: $!";
+            seek $in, $pos, 0;
+            local $/;
+            my $new = <$in> // '';
+            close $in;
+            return if $new =~ /\[emerg\]/;
+
+        } else {
+            my @w = nginx_workers($master);
+            return if @w == $n && !grep { $old{$_} } @w;
+        }
+    }
+
+    die "reload: no " . ($fails ? '[emerg]' : 'new workers') . " in 10s";
+}
+
+sub edit_conf {
+    my ($from, $to) = @_;
+    my $conf = Test::Nginx::Util::server_root() . '/conf/nginx.conf';
+
+    open my $in, '<', $conf or die "$conf: $!";
+    local $/;
+    my $text = <$in>;
+    close $in;
+
+    $text =~ s/\Q$from\E/$to/g or die "edit_conf: no \"$from\"";
+
+    open my $out, '>', $conf or die "$conf: $!";
+    print $out $text;
+    close $out;
 }
 
 
