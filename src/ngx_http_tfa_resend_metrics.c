@@ -127,6 +127,12 @@ ngx_http_tfa_resend_metrics_get(void)
     ngx_http_tfa_resend_main_conf_t     *mcf;
     ngx_http_tfa_resend_metrics_conf_t  *conf;
 
+    /* a worker that exits frees its cycle under a cycle without any */
+
+    if (ngx_cycle->conf_ctx == NULL) {
+        return NULL;
+    }
+
     mcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                               ngx_http_tfa_resend_module);
     if (mcf == NULL) {
@@ -516,9 +522,15 @@ ngx_http_tfa_resend_metrics_init(ngx_conf_t *cf)
 
     size = ngx_http_tfa_resend_metrics_size(conf->zones.nelts, &room);
 
+    /*
+     * A tag of its own: the zones tagged with the module are the limit
+     * zones, whose data is a store
+     */
+
     shm_zone = ngx_shared_memory_add(cf,
                                      &ngx_http_tfa_resend_metrics_zone_name,
-                                     size, &ngx_http_tfa_resend_module);
+                                     size,
+                                     &ngx_http_tfa_resend_metrics_zone_name);
     if (shm_zone == NULL) {
         return NGX_ERROR;
     }
