@@ -468,7 +468,10 @@ ngx_http_tfa_resend_limit_header_filter(ngx_http_request_t *r)
         op.now = ngx_current_msec;
         op.log = r->connection->log;
 
-        rc = store->type->inspect(store, &op);
+        /* without a valid pinId there is nothing to look up */
+
+        rc = ctx->pin_id.len ? store->type->inspect(store, &op)
+                             : NGX_DECLINED;
 
         if (rc != NGX_OK) {
 
