@@ -17,6 +17,7 @@
 #include "ngx_http_tfa_resend_handler.h"
 #include "ngx_http_tfa_resend_limit.h"
 #include "ngx_http_tfa_resend_metrics.h"
+#include "ngx_http_tfa_resend_metrics_page.h"
 #include "ngx_http_tfa_resend_variables.h"
 
 
@@ -131,7 +132,7 @@ static ngx_command_t  ngx_http_tfa_resend_commands[] = {
 
     { ngx_string("tfa_resend_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_tfa_resend_metrics,
+      ngx_http_tfa_resend_metrics_page,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -296,7 +297,7 @@ ngx_http_tfa_resend_postconfiguration(ngx_conf_t *cf)
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tfa_resend_module);
 
-    /* metrics: the counters' zone, if tfa_resend or the page is used */
+    /* metrics: the counters' zone, if a page shows them */
 
     if (ngx_http_tfa_resend_metrics_init(cf) != NGX_OK) {
         return NGX_ERROR;

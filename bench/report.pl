@@ -107,7 +107,7 @@ for my $name (@order) {
     $med{$name}{errs} += $_->{errs} for @$r;
 }
 
-my @gw = grep { $med{$_} } qw(floor module redis lua njs);
+my @gw = grep { $med{$_} } qw(floor module metrics redis lua njs);
 
 # paired(A, B, KEY): the median over the rounds of A's KEY / B's KEY in the
 # same round.  Runs of one round are seconds apart, rounds minutes apart: a
@@ -152,6 +152,12 @@ print "The gateways (one worker each, the same upstream block with\n"
     . "  it returns the upstream's raw body (`\"callStatus\":\"PENDING_ACCEPTED\"`);\n"
     . "- **module**: `tfa_resend on`, `tfa_resend_credentials`,\n"
     . "  `tfa_resend_limit` (3/10m, exact sliding window), normalization;\n"
+    . "- **metrics**: the same as module, with a `tfa_resend_metrics` page\n"
+    . "  scraped once a second during its runs"
+    . ($fact{scrapes} ? " ($fact{scrapes} scrapes answered 200)" : '')
+    . ";\n"
+    . "  its CPU per request, scrapes included, against module's is the\n"
+    . "  price of the counters;\n"
     . "- **redis**: the same as module, with the limiter's zone on the Redis\n"
     . "  store (`store=redis://`, a local redis-server without persistence,\n"
     . "  placed as the facts above say):\n"
@@ -303,7 +309,7 @@ sub cg_parse {
 
 my %cg;
 my $n = $fact{cg_requests};
-my @cgw = qw(floor module module-raw lua njs);
+my @cgw = qw(floor module metrics module-raw lua njs);
 for my $g (@cgw) {
     my $c = -f "$work/cg-$g.out" ? cg_parse("$work/cg-$g.out") : undef;
     $cg{$g} = $c if $c && $c->{total};
@@ -390,6 +396,8 @@ my @targets = (
      1.15],
     ['module req/s >= 1.2 x lua', 'module', 'lua', 'rps', '>=', 1.2],
     ['module req/s >= 1.2 x njs', 'module', 'njs', 'rps', '>=', 1.2],
+    ['metrics CPU/request <= 1.01 x module (counters, scraped 1/s)',
+     'metrics', 'module', 'cpu', '<=', 1.01],
     ['redis store req/s >= 0.8 x shm store (module)', 'redis', 'module',
      'rps', '>=', 0.8],
     ['redis store p99 vs shm store (module), reported', 'redis', 'module',

@@ -14,8 +14,10 @@
 #              gateway: the same canonical body from the module, Lua and
 #              njs (the floor returns the upstream's raw body), and the 4th
 #              refused with 429 by all but the floor
-#   gateways   wrk runs interleaved (floor module redis lua njs, ROUNDS
-#              times; redis is the module with the Redis store, against a
+#   gateways   wrk runs interleaved (floor module metrics redis lua njs,
+#              ROUNDS times; metrics is the module with a tfa_resend_metrics
+#              page, scraped once a second during its runs (the scrapes'
+#              CPU counts); redis is the module with the Redis store, against a
 #              redis-server the script starts, not pinned: it shares the
 #              two cores with everything else and is part of what is
 #              measured):
@@ -24,7 +26,7 @@
 #   zone       bytes of limiter zone per tracked pinId (a small zone filled
 #              until it refuses), then requests/s with FILL tracked pinIds
 #              against a fresh zone, interleaved
-#   callgrind  instructions per request of the gateway (floor, module, and
+#   callgrind  instructions per request of the gateway (floor, module, metrics and
 #              the module with normalization off), a fixed number of
 #              requests under valgrind --tool=callgrind
 #
@@ -32,18 +34,19 @@
 # BENCH_WARMUP (s), BENCH_CONNECTIONS, BENCH_THREADS, BENCH_FILL (pinIds),
 # BENCH_ZONE_DURATION (s), BENCH_MAX_STEAL (%, 3: a run the hypervisor
 # stole more of is made again), BENCH_STEAL_RETRIES (2), BENCH_CG_REQUESTS,
-# BENCH_CG_GATEWAYS ("floor
-# module module-raw", module-raw being the module with normalization off;
+# BENCH_CG_GATEWAYS ("floor module
+# metrics module-raw", module-raw being the module with normalization off;
 # add lua njs for those), BENCH_PIN (1: the gateway on
 # core BENCH_GW_CPU, wrk and the mock on BENCH_LOAD_CPU; 0: no pinning),
 # BENCH_PARTS ("check gateways zone callgrind"), BENCH_GATEWAYS ("floor
-# module redis lua njs"), BENCH_REDIS_CPU (any: redis-server not pinned,
+# module metrics redis lua njs"), BENCH_REDIS_CPU (any: redis-server not pinned,
 # the default; gw: on the gateway's core; load: on wrk's), BENCH_OUT
 # (results file).
 #
-# Ports 18080-18090 on 127.0.0.1 (BENCH_PORT_BASE moves them): 18080 the
+# Ports 18080-18091 on 127.0.0.1 (BENCH_PORT_BASE moves them): 18080 the
 # mock, 18081-18084 the four gateways, 18085-18087 the zone runs, 18088
-# callgrind, 18089 the redis gateway, 18090 its redis-server; the script
+# callgrind, 18089 the redis gateway, 18090 its redis-server, 18091 the
+# metrics gateway; the script
 # stops at once if one of them is taken.  Every process the
 # script starts is stopped when it ends, however it ends.
 set -euo pipefail
@@ -105,20 +108,20 @@ MAX_STEAL=${BENCH_MAX_STEAL:-3}
 STEAL_RETRIES=${BENCH_STEAL_RETRIES:-2}
 THREADS=${BENCH_THREADS:-1}
 PARTS=${BENCH_PARTS:-check gateways zone callgrind}
-CG_GATEWAYS=${BENCH_CG_GATEWAYS:-floor module module-raw}
+CG_GATEWAYS=${BENCH_CG_GATEWAYS:-floor module metrics module-raw}
 PIN=${BENCH_PIN:-1}
 GW_CPU=${BENCH_GW_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
 MAIN_ZONE=${BENCH_MAIN_ZONE:-512m}
 
-GATEWAYS=${BENCH_GATEWAYS:-floor module redis lua njs}
+GATEWAYS=${BENCH_GATEWAYS:-floor module metrics redis lua njs}
 BASE=${BENCH_PORT_BASE:-18080}
 MOCK_PORT=$BASE
 declare -A PORT=([floor]=$((BASE + 1)) [module]=$((BASE + 2))
                  [lua]=$((BASE + 3)) [njs]=$((BASE + 4))
                  [zone-empty]=$((BASE + 5)) [zone-full]=$((BASE + 6))
                  [zone-capacity]=$((BASE + 7)) [cg]=$((BASE + 8))
-                 [redis]=$((BASE + 9)))
+                 [redis]=$((BASE + 9)) [metrics]=$((BASE + 11)))
 REDIS_PORT=$((BASE + 10))
 PIN_ID=9C817C6F8AF3D48F9FE553282AFA2B67
 
@@ -144,6 +147,7 @@ fi
 masters=()          # nginx masters started here, stopped by cleanup
 valgrind_pid=
 redis_pid=          # the redis gateway's redis-server
+scraper_pid=        # scrapes the metrics gateway's page during its runs
 
 stop_pid() {
     local pid=$1 sig=${2:-QUIT} i
@@ -160,6 +164,9 @@ cleanup() {
     local pid
     if [ -n "$valgrind_pid" ]; then
         stop_pid "$valgrind_pid" TERM
+    fi
+    if [ -n "$scraper_pid" ]; then
+        stop_pid "$scraper_pid" TERM
     fi
     for pid in "${masters[@]}"; do
         stop_pid "$pid" QUIT
@@ -288,8 +295,22 @@ measure() {
     b0=$(busy_ticks)
     m0=$(cpu_ticks "$m")
     [ "$name" = redis ] && r0=$(cpu_ticks "$redis_pid")
+    # a Prometheus server's scrape, once a second: its CPU is the gateway's
+    if [ "$name" = metrics ]; then
+        "${on_load[@]}" bash -c 'while :; do
+            curl -s -o /dev/null -w "%{http_code}\n" "$1" >> "$2"
+            sleep 1
+        done' scraper "http://127.0.0.1:${PORT[metrics]}/metrics" \
+            "$work/scrapes.log" &
+        scraper_pid=$!
+    fi
     c0=$(cpu_ticks "$w")
     line=$(wrk_run "${PORT[$name]}" "$secs")
+    if [ -n "$scraper_pid" ]; then
+        stop_pid "$scraper_pid" TERM
+        wait "$scraper_pid" 2>/dev/null || true
+        scraper_pid=
+    fi
     if [ ! -r "/proc/$w/stat" ] \
        || grep -q 'exited on signal' "$work/$name/logs/error.log"
     then
@@ -343,7 +364,7 @@ done
 # every port of the kit must be free: another nginx on one of them would be
 # measured instead of ours
 busy=
-for p in $(seq "$BASE" $((BASE + 10))); do
+for p in $(seq "$BASE" $((BASE + 11))); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
         busy="$busy $p"
     fi
@@ -354,7 +375,7 @@ mkdir -p "$work"
 cp "$built_so" "$module_so.tmp"
 mv -f "$module_so.tmp" "$module_so"
 rm -rf "$work/runs.tsv" "$work/wrk.log" "$work"/check.* "$work"/cg-* \
-    "$work/repeated"
+    "$work/repeated" "$work/scrapes.log"
 : > "$work/runs.tsv"
 : > "$work/facts"
 
@@ -452,6 +473,17 @@ if has_part check; then
         if [ "$statuses" != "$expect" ]; then
             verdict="$verdict, statuses differ"
             bad="$bad $g"
+        fi
+        # the metrics gateway counted what it answered
+        if [ "$g" = metrics ]; then
+            page=$(curl -s "http://127.0.0.1:${PORT[$g]}/metrics")
+            for want in 'outcome="forwarded"} 3' 'outcome="limited"} 1'; do
+                if ! grep -qF "tfa_resend_requests_total{$want" <<< "$page"
+                then
+                    verdict="$verdict, metrics page lacks $want"
+                    bad="$bad $g"
+                fi
+            done
         fi
         printf '%s\t%s\t%s\t%s\t%s\n' "$g" "$statuses" "$ctype" "$body" \
             "$verdict" >> "$work/check.tsv"
@@ -609,6 +641,7 @@ fi
 
 mkdir -p "$(dirname "$OUT")"
 fact max_steal "$MAX_STEAL"
+fact scrapes "$(grep -c '^200$' "$work/scrapes.log" 2>/dev/null || echo 0) of $(wc -l < "$work/scrapes.log" 2>/dev/null || echo 0)"
 fact repeated "$(cat "$work/repeated" 2>/dev/null | wc -l)"
 perl "$bench/report.pl" "$work" "$module_so" > "$OUT.tmp"
 mv "$OUT.tmp" "$OUT"

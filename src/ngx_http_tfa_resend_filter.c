@@ -18,6 +18,7 @@
 #include "ngx_http_tfa_resend_module.h"
 #include "ngx_http_tfa_resend_check.h"
 #include "ngx_http_tfa_resend_filter.h"
+#include "ngx_http_tfa_resend_metrics.h"
 #include "ngx_http_tfa_resend_normalize.h"
 #include "ngx_http_tfa_resend_response.h"
 
@@ -39,6 +40,8 @@ static ngx_int_t ngx_http_tfa_resend_send_answer(ngx_http_request_t *r,
 static ngx_int_t ngx_http_tfa_resend_upstream_failed(ngx_http_request_t *r);
 static void ngx_http_tfa_resend_upstream_finalize(ngx_http_request_t *r,
     ngx_int_t rc);
+static void ngx_http_tfa_resend_count(ngx_http_request_t *r,
+    ngx_http_tfa_resend_ctx_t *ctx, ngx_uint_t own);
 static void ngx_http_tfa_resend_status_map_cleanup(void *data);
 
 
@@ -66,7 +69,13 @@ ngx_http_tfa_resend_header_filter(ngx_http_request_t *r)
         ctx = ngx_http_tfa_resend_early_ctx(r, lcf);
     }
 
-    if (ctx == NULL || ctx->own_response || !lcf->normalize) {
+    if (ctx == NULL) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (ctx->own_response || !lcf->normalize) {
+        ngx_http_tfa_resend_count(r, ctx,
+                                  ctx->own_response || r->err_status);
         return ngx_http_next_header_filter(r);
     }
 
@@ -88,6 +97,8 @@ ngx_http_tfa_resend_header_filter(ngx_http_request_t *r)
         }
 
         ctx->replace_body = 1;
+
+        ngx_http_tfa_resend_count(r, ctx, 1);
 
         return ngx_http_next_header_filter(r);
     }
@@ -482,6 +493,8 @@ ngx_http_tfa_resend_answer_upstream(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    ngx_http_tfa_resend_count(r, ctx, text != NULL);
+
     if (ngx_http_next_header_filter(r) == NGX_ERROR) {
         return NGX_ERROR;
     }
@@ -511,6 +524,72 @@ ngx_http_tfa_resend_send_answer(ngx_http_request_t *r,
     out.next = NULL;
 
     return ngx_http_next_body_filter(r, &out);
+}
+
+
+/*
+ * The metrics of an intercepted resend, once, as its answer's header goes
+ * out: a request has one, whatever internal redirects it took.  own: the
+ * answer is the gateway's (a refusal, or an error of nginx or the module's
+ * in place of the upstream's answer), not the upstream's.
+ */
+
+static void
+ngx_http_tfa_resend_count(ngx_http_request_t *r,
+    ngx_http_tfa_resend_ctx_t *ctx, ngx_uint_t own)
+{
+    uint64_t                               now;
+    ngx_uint_t                             status;
+    ngx_http_upstream_t                   *u;
+    ngx_http_tfa_resend_metrics_outcome_e  outcome;
+
+    if (ctx->counted) {
+        return;
+    }
+
+    ctx->counted = 1;
+
+    u = r->upstream;
+    status = r->headers_out.status;
+
+    if (ctx->limit_state == NGX_HTTP_TFA_RESEND_LIMIT_REJECTED) {
+        outcome = ctx->limit_unavailable
+                  ? NGX_HTTP_TFA_RESEND_METRICS_UNAVAILABLE
+                  : NGX_HTTP_TFA_RESEND_METRICS_LIMITED;
+
+    } else if (!own) {
+        outcome = NGX_HTTP_TFA_RESEND_METRICS_FORWARDED;
+
+    } else if (u && (status == NGX_HTTP_BAD_GATEWAY
+                     || status == NGX_HTTP_GATEWAY_TIME_OUT))
+    {
+        outcome = NGX_HTTP_TFA_RESEND_METRICS_UPSTREAM_FAILED;
+
+    } else if (status >= 400 && status < 500) {
+        outcome = NGX_HTTP_TFA_RESEND_METRICS_INVALID;
+
+    } else {
+        /* another error of the gateway's own (500) */
+        outcome = NGX_HTTP_TFA_RESEND_METRICS_UNAVAILABLE;
+    }
+
+    ngx_http_tfa_resend_metrics_request(outcome);
+    ngx_http_tfa_resend_metrics_call_status(ctx->call_status);
+
+    /* the upstream's own status line, if it got as far */
+
+    if (u == NULL || u->headers_in.status_n == 0) {
+        return;
+    }
+
+    ngx_http_tfa_resend_metrics_upstream_status(u->headers_in.status_n);
+
+    now = ngx_http_tfa_resend_metrics_clock();
+
+    if (ctx->forwarded_at && now > ctx->forwarded_at) {
+        ngx_http_tfa_resend_metrics_upstream_time(
+                                       (ngx_uint_t) (now - ctx->forwarded_at));
+    }
 }
 
 

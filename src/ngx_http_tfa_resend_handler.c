@@ -24,6 +24,7 @@
 #include "ngx_http_tfa_resend_credentials.h"
 #include "ngx_http_tfa_resend_handler.h"
 #include "ngx_http_tfa_resend_limit.h"
+#include "ngx_http_tfa_resend_metrics.h"
 #include "ngx_http_tfa_resend_response.h"
 
 
@@ -394,6 +395,10 @@ ngx_http_tfa_resend_content_handler(ngx_http_request_t *r)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    /* forwarded now: the upstream's time runs from here */
+
+    ctx->forwarded_at = ngx_http_tfa_resend_metrics_clock();
 
     rc = ctx->content_handler(r);
 

@@ -41,6 +41,9 @@ struct ngx_http_tfa_resend_limit_admission_s {
 static ngx_int_t ngx_http_tfa_resend_limit_decide(ngx_http_request_t *r,
     ngx_http_tfa_resend_ctx_t *ctx, ngx_http_tfa_resend_loc_conf_t *lcf,
     ngx_http_tfa_resend_limit_admission_t *adm);
+static void ngx_http_tfa_resend_limit_count(ngx_http_tfa_resend_store_t *store,
+    ngx_http_tfa_resend_store_op_t *op,
+    ngx_http_tfa_resend_metrics_decision_e decision);
 static void ngx_http_tfa_resend_limit_done(ngx_http_tfa_resend_store_op_t *op);
 static void ngx_http_tfa_resend_limit_refund(void *data);
 static u_char *ngx_http_tfa_resend_limit_window(u_char *p, ngx_msec_t ms);
@@ -177,6 +180,9 @@ ngx_http_tfa_resend_limit_decide(ngx_http_request_t *r,
     switch (op->rc) {
 
     case NGX_OK:
+        ngx_http_tfa_resend_limit_count(store, op,
+                                        NGX_HTTP_TFA_RESEND_METRICS_PASSED);
+
         ctx->limit_state = NGX_HTTP_TFA_RESEND_LIMIT_PASSED;
         ctx->limit_remaining = op->remaining;
 
@@ -199,6 +205,10 @@ ngx_http_tfa_resend_limit_decide(ngx_http_request_t *r,
         return NGX_DECLINED;
 
     case NGX_BUSY:
+        ngx_http_tfa_resend_limit_count(store, op, lcf->limit_dry_run
+                              ? NGX_HTTP_TFA_RESEND_METRICS_REJECTED_DRY_RUN
+                              : NGX_HTTP_TFA_RESEND_METRICS_REJECTED);
+
         ctx->limit_remaining = 0;
         ctx->limit_retry_after = op->retry_after;
 
@@ -237,6 +247,12 @@ ngx_http_tfa_resend_limit_decide(ngx_http_request_t *r,
                                               (const char *) text);
 
     case NGX_DECLINED:
+        ngx_http_tfa_resend_metrics_store_error(store->metrics,
+                                       NGX_HTTP_TFA_RESEND_METRICS_ZONE_FULL);
+        ngx_http_tfa_resend_limit_count(store, op, lcf->limit_dry_run
+                              ? NGX_HTTP_TFA_RESEND_METRICS_REJECTED_DRY_RUN
+                              : NGX_HTTP_TFA_RESEND_METRICS_REJECTED);
+
         ctx->limit_remaining = 0;
 
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -252,6 +268,7 @@ ngx_http_tfa_resend_limit_decide(ngx_http_request_t *r,
         }
 
         ctx->limit_state = NGX_HTTP_TFA_RESEND_LIMIT_REJECTED;
+        ctx->limit_unavailable = 1;
 
         return ngx_http_tfa_resend_send_error(r,
                                               NGX_HTTP_SERVICE_UNAVAILABLE,
@@ -266,7 +283,11 @@ ngx_http_tfa_resend_limit_decide(ngx_http_request_t *r,
                       "failed for pinId \"%V\"",
                       &store->name, &store->type->name, &ctx->pin_id);
 
+        ngx_http_tfa_resend_limit_count(store, op,
+                              NGX_HTTP_TFA_RESEND_METRICS_STORE_ERROR_REJECTED);
+
         ctx->limit_state = NGX_HTTP_TFA_RESEND_LIMIT_REJECTED;
+        ctx->limit_unavailable = 1;
 
         return ngx_http_tfa_resend_send_error(r,
                                               NGX_HTTP_SERVICE_UNAVAILABLE,
@@ -274,6 +295,19 @@ ngx_http_tfa_resend_limit_decide(ngx_http_request_t *r,
                                               "The resend limiter is not "
                                               "available. Try again "
                                               "later.");
+    }
+}
+
+
+/* the zone's decision, unless its store counted one on a store error */
+
+static void
+ngx_http_tfa_resend_limit_count(ngx_http_tfa_resend_store_t *store,
+    ngx_http_tfa_resend_store_op_t *op,
+    ngx_http_tfa_resend_metrics_decision_e decision)
+{
+    if (!op->store_error) {
+        ngx_http_tfa_resend_metrics_decision(store->metrics, decision);
     }
 }
 
@@ -347,6 +381,8 @@ ngx_http_tfa_resend_limit_refund(void *data)
     adm->op.pool = NULL;
 
     (void) store->type->refund(store, &adm->op);
+
+    ngx_http_tfa_resend_metrics_refund(store->metrics);
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "tfa_resend: tfa_resend_limit refunded the resend of "
@@ -432,7 +468,10 @@ ngx_http_tfa_resend_limit_header_filter(ngx_http_request_t *r)
         op.now = ngx_current_msec;
         op.log = r->connection->log;
 
-        rc = store->type->inspect(store, &op);
+        /* without a valid pinId there is nothing to look up */
+
+        rc = ctx->pin_id.len ? store->type->inspect(store, &op)
+                             : NGX_DECLINED;
 
         if (rc != NGX_OK) {
 
@@ -733,7 +772,9 @@ ngx_http_tfa_resend_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_tfa_resend_metrics_add_zone(cf, store) == NGX_ERROR) {
+    store->metrics = ngx_http_tfa_resend_metrics_add_zone(cf, store);
+
+    if (store->metrics == NGX_ERROR) {
         return NGX_CONF_ERROR;
     }
 

@@ -2,13 +2,15 @@
 /*
  * Copyright (C) ngx_http_tfa_resend_module authors
  *
- * Counters in shared memory and the Prometheus page that shows them.
+ * The counters in shared memory.
  *
  * One zone of the module's own, "tfa_resend:metrics" (a name no
  * tfa_resend_limit_zone can take: those stop at the ':'), holds one set of
  * counters that every worker adds to with ngx_atomic_fetch_add(): no lock
  * on the request path.  Its size follows from the number of limit zones,
- * rounded up to whole pages, so nothing is sized by hand.
+ * rounded up to whole pages, so nothing is sized by hand.  It is set up
+ * only when a tfa_resend_metrics page reads it: without one, counting
+ * costs a test of a pointer.
  *
  * A reload keeps the counts.  With the same size (the usual case: the
  * pages hold room for more zones than are configured) nginx hands the same
@@ -18,10 +20,6 @@
  * not take over another's counts.  With a new size (zones added past the
  * page's room) the new memory starts with a copy of the old, so only what
  * the old workers count after the copy is lost.  A restart starts at zero.
- *
- * Histograms keep a count per bucket (not cumulative: one add per
- * observation) and the sum in microseconds; the page adds the buckets up
- * and prints the sum in seconds, exactly.
  */
 
 
@@ -31,52 +29,6 @@
 
 #include "ngx_http_tfa_resend_module.h"
 #include "ngx_http_tfa_resend_metrics.h"
-#include "ngx_http_tfa_resend_normalize.h"
-#include "ngx_http_tfa_resend_shm.h"
-
-
-#define NGX_HTTP_TFA_RESEND_METRICS_STATUSES          11  /* callStatus */
-#define NGX_HTTP_TFA_RESEND_METRICS_CODES             3   /* 2xx 4xx 5xx */
-#define NGX_HTTP_TFA_RESEND_METRICS_UP_BOUNDS         11  /* le= but +Inf */
-#define NGX_HTTP_TFA_RESEND_METRICS_STORE_BOUNDS      9
-
-/* the longest sample line but for the zone's label and the value */
-#define NGX_HTTP_TFA_RESEND_METRICS_LINE              96
-
-/* the families without a zone label: text and samples, with room to spare */
-#define NGX_HTTP_TFA_RESEND_METRICS_FIXED_SIZE        8192
-
-/* sample lines per zone: 6 + 1 + 5 + (9 + 1 + 2) + 1 + 1 */
-#define NGX_HTTP_TFA_RESEND_METRICS_ZONE_LINES        26
-
-
-typedef struct {
-    ngx_uint_t                          usec;     /* upper bound, included */
-    char                               *le;       /* as printed */
-} ngx_http_tfa_resend_metrics_bound_t;
-
-
-/*
- * Everything but for the zones, and then one zone's: ngx_atomic_t only, so
- * that they copy as arrays.  A histogram's last bucket is +Inf.
- */
-
-typedef struct {
-    ngx_atomic_t  requests[NGX_HTTP_TFA_RESEND_METRICS_OUTCOMES];
-    ngx_atomic_t  call_status[NGX_HTTP_TFA_RESEND_METRICS_STATUSES];
-    ngx_atomic_t  upstream[NGX_HTTP_TFA_RESEND_METRICS_CODES];
-    ngx_atomic_t  upstream_seconds[NGX_HTTP_TFA_RESEND_METRICS_UP_BOUNDS + 1];
-    ngx_atomic_t  upstream_usec;                        /* the sum */
-} ngx_http_tfa_resend_metrics_counters_t;
-
-
-typedef struct {
-    ngx_atomic_t  decisions[NGX_HTTP_TFA_RESEND_METRICS_DECISIONS];
-    ngx_atomic_t  refunds;
-    ngx_atomic_t  store_errors[NGX_HTTP_TFA_RESEND_METRICS_REASONS];
-    ngx_atomic_t  store_seconds[NGX_HTTP_TFA_RESEND_METRICS_STORE_BOUNDS + 1];
-    ngx_atomic_t  store_usec;                           /* the sum */
-} ngx_http_tfa_resend_metrics_zone_counters_t;
 
 
 typedef struct {
@@ -95,21 +47,10 @@ typedef struct {
 } ngx_http_tfa_resend_metrics_shctx_t;
 
 
-/* one tfa_resend_limit_zone, in this configuration */
-
-typedef struct {
-    ngx_str_t                           name;
-    ngx_str_t                           label;    /* zone="..." escaped */
-    ngx_http_tfa_resend_store_t        *store;
-    ngx_uint_t                          index;    /* in sh->zone[] */
-} ngx_http_tfa_resend_metrics_slot_t;
-
-
 struct ngx_http_tfa_resend_metrics_conf_s {
     ngx_shm_zone_t                     *shm_zone;
     ngx_http_tfa_resend_metrics_shctx_t  *sh;     /* once the zone is set up */
-    ngx_array_t                         slots;    /* ..._metrics_slot_t */
-    size_t                              label_len;  /* the longest */
+    ngx_array_t                         zones;    /* ..._metrics_zone_t */
     ngx_uint_t                          page;     /* a tfa_resend_metrics */
 };
 
@@ -124,18 +65,6 @@ static void ngx_http_tfa_resend_metrics_observe(ngx_atomic_t *buckets,
     ngx_uint_t n, ngx_uint_t usec);
 static ngx_http_tfa_resend_metrics_zone_counters_t *
     ngx_http_tfa_resend_metrics_zone(ngx_int_t slot);
-static ngx_int_t ngx_http_tfa_resend_metrics_handler(ngx_http_request_t *r);
-static u_char *ngx_http_tfa_resend_metrics_write(u_char *p, u_char *last,
-    ngx_http_tfa_resend_metrics_conf_t *conf);
-static u_char *ngx_http_tfa_resend_metrics_family(u_char *p, u_char *last,
-    ngx_uint_t family);
-static u_char *ngx_http_tfa_resend_metrics_counters(u_char *p, u_char *last,
-    ngx_uint_t family, ngx_str_t *zone, const char *label, char **values,
-    ngx_atomic_t *counts, ngx_uint_t n);
-static u_char *ngx_http_tfa_resend_metrics_histogram(u_char *p, u_char *last,
-    ngx_uint_t family, ngx_str_t *zone,
-    const ngx_http_tfa_resend_metrics_bound_t *bounds, ngx_uint_t n,
-    ngx_atomic_t *buckets, ngx_atomic_t *sum);
 static ngx_http_tfa_resend_metrics_conf_t *
     ngx_http_tfa_resend_metrics_conf(ngx_conf_t *cf);
 static size_t ngx_http_tfa_resend_metrics_size(ngx_uint_t zones,
@@ -155,111 +84,7 @@ static ngx_str_t  ngx_http_tfa_resend_metrics_zone_name =
     ngx_string("tfa_resend:metrics");
 
 
-/* the page's families, in its order */
-
-#define NGX_HTTP_TFA_RESEND_METRICS_REQUESTS          0
-#define NGX_HTTP_TFA_RESEND_METRICS_CALL_STATUS       1
-#define NGX_HTTP_TFA_RESEND_METRICS_UPSTREAM          2
-#define NGX_HTTP_TFA_RESEND_METRICS_UPSTREAM_SECONDS  3
-#define NGX_HTTP_TFA_RESEND_METRICS_LIMIT_DECISIONS   4
-#define NGX_HTTP_TFA_RESEND_METRICS_LIMIT_REFUNDS     5
-#define NGX_HTTP_TFA_RESEND_METRICS_STORE_ERRORS      6
-#define NGX_HTTP_TFA_RESEND_METRICS_STORE_SECONDS     7
-#define NGX_HTTP_TFA_RESEND_METRICS_ZONE_PINS         8
-#define NGX_HTTP_TFA_RESEND_METRICS_ZONE_FREE_BYTES   9
-
-static struct {
-    char                               *name;
-    char                               *type;
-    char                               *help;
-} ngx_http_tfa_resend_metrics_families[] = {
-
-    { "tfa_resend_requests_total", "counter",
-      "Intercepted resend requests by how they ended, counted once when "
-      "the answer is sent." },
-
-    { "tfa_resend_call_status_total", "counter",
-      "Answers sent to intercepted resends by canonical callStatus." },
-
-    { "tfa_resend_upstream_responses_total", "counter",
-      "Answers of the upstream to forwarded resends by status class." },
-
-    { "tfa_resend_upstream_response_seconds", "histogram",
-      "Time from forwarding a resend to the upstream's complete answer." },
-
-    { "tfa_resend_limit_decisions_total", "counter",
-      "Decisions of the resend limiter by zone." },
-
-    { "tfa_resend_limit_refunds_total", "counter",
-      "Admissions taken back because no call was placed." },
-
-    { "tfa_resend_store_errors_total", "counter",
-      "Failures of the limiter's store by zone and reason." },
-
-    { "tfa_resend_store_seconds", "histogram",
-      "Redis round trip of one admission." },
-
-    { "tfa_resend_limit_zone_pins", "gauge",
-      "PinIds tracked now in a shared-memory limit zone." },
-
-    { "tfa_resend_limit_zone_free_bytes", "gauge",
-      "Free bytes in the slab of a shared-memory limit zone." }
-};
-
-
-static char  *ngx_http_tfa_resend_metrics_outcomes[] = {
-    "forwarded",
-    "upstream_failed",
-    "limited",
-    "invalid",
-    "unavailable"
-};
-
-
-/* the normalizer's 11 values, in its order (checked at configuration) */
-
-static char  *ngx_http_tfa_resend_metrics_call_statuses[] = {
-    "BAD_REQUEST",
-    "PROCESSING",
-    "PROCESSED",
-    "ANSWERED_MACHINE",
-    "ERROR",
-    "ERROR_NOT_ENOUGH_CREDITS",
-    "ERROR_NETWORK_NOT_AVAILABLE",
-    "ERROR_ROUTE_NOT_AVAILABLE",
-    "ERROR_USER_BUSY",
-    "ERROR_NO_ANSWER",
-    "UNDEFINED"
-};
-
-
-static char  *ngx_http_tfa_resend_metrics_codes[] = {
-    "2xx",
-    "4xx",
-    "5xx"
-};
-
-
-static char  *ngx_http_tfa_resend_metrics_decisions[] = {
-    "passed",
-    "rejected",
-    "rejected_dry_run",
-    "store_error_allowed",
-    "store_error_rejected",
-    "store_error_local"
-};
-
-
-static char  *ngx_http_tfa_resend_metrics_reasons[] = {
-    "connect",
-    "timeout",
-    "auth",
-    "reply",
-    "zone_full"
-};
-
-
-static ngx_http_tfa_resend_metrics_bound_t
+ngx_http_tfa_resend_metrics_bound_t
     ngx_http_tfa_resend_metrics_upstream_bounds[] = {
     { 5000, "0.005" },
     { 10000, "0.01" },
@@ -275,7 +100,7 @@ static ngx_http_tfa_resend_metrics_bound_t
 };
 
 
-static ngx_http_tfa_resend_metrics_bound_t
+ngx_http_tfa_resend_metrics_bound_t
     ngx_http_tfa_resend_metrics_store_bounds[] = {
     { 500, "0.0005" },
     { 1000, "0.001" },
@@ -302,6 +127,12 @@ ngx_http_tfa_resend_metrics_get(void)
     ngx_http_tfa_resend_main_conf_t     *mcf;
     ngx_http_tfa_resend_metrics_conf_t  *conf;
 
+    /* a worker that exits frees its cycle under a cycle without any */
+
+    if (ngx_cycle->conf_ctx == NULL) {
+        return NULL;
+    }
+
     mcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                               ngx_http_tfa_resend_module);
     if (mcf == NULL) {
@@ -315,6 +146,33 @@ ngx_http_tfa_resend_metrics_get(void)
     }
 
     return conf;
+}
+
+
+uint64_t
+ngx_http_tfa_resend_metrics_clock(void)
+{
+#if (NGX_HAVE_CLOCK_MONOTONIC)
+    struct timespec  ts;
+#else
+    struct timeval   tv;
+#endif
+
+    if (ngx_http_tfa_resend_metrics_get() == NULL) {
+        return 0;
+    }
+
+    /* nginx's cached time has milliseconds; the buckets start at 0.5ms */
+
+#if (NGX_HAVE_CLOCK_MONOTONIC)
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+#else
+    ngx_gettimeofday(&tv);
+
+    return (uint64_t) tv.tv_sec * 1000000 + tv.tv_usec;
+#endif
 }
 
 
@@ -339,25 +197,24 @@ ngx_http_tfa_resend_metrics_request(
 void
 ngx_http_tfa_resend_metrics_call_status(const char *call_status)
 {
-    ngx_uint_t                           i;
+    int                                  i;
     ngx_http_tfa_resend_metrics_conf_t  *conf;
 
     conf = ngx_http_tfa_resend_metrics_get();
 
-    if (conf == NULL || call_status == NULL) {
+    if (conf == NULL) {
         return;
     }
 
-    for (i = 0; i < NGX_HTTP_TFA_RESEND_METRICS_STATUSES; i++) {
-        if (ngx_strcmp(call_status,
-                       ngx_http_tfa_resend_metrics_call_statuses[i])
-            == 0)
-        {
-            (void) ngx_atomic_fetch_add(&conf->sh->counters.call_status[i],
-                                        1);
-            return;
-        }
+    /* the normalizer's own list: a value it does not have is not counted */
+
+    i = ngx_http_tfa_resend_call_status_index(call_status);
+
+    if (i < 0) {
+        return;
     }
+
+    (void) ngx_atomic_fetch_add(&conf->sh->counters.call_status[i], 1);
 }
 
 
@@ -487,17 +344,17 @@ static ngx_http_tfa_resend_metrics_zone_counters_t *
 ngx_http_tfa_resend_metrics_zone(ngx_int_t slot)
 {
     ngx_http_tfa_resend_metrics_conf_t  *conf;
-    ngx_http_tfa_resend_metrics_slot_t  *s;
+    ngx_http_tfa_resend_metrics_zone_t  *s;
 
     conf = ngx_http_tfa_resend_metrics_get();
 
-    if (conf == NULL || slot < 0 || (ngx_uint_t) slot >= conf->slots.nelts) {
+    if (conf == NULL || slot < 0 || (ngx_uint_t) slot >= conf->zones.nelts) {
         return NULL;
     }
 
-    s = conf->slots.elts;
+    s = conf->zones.elts;
 
-    return &conf->sh->zone[s[slot].index].counters;
+    return s[slot].counters;
 }
 
 
@@ -517,333 +374,26 @@ ngx_http_tfa_resend_metrics_observe(ngx_atomic_t *buckets, ngx_atomic_t *sum,
 }
 
 
-/* request time: the page */
+/* request time: the page's reading */
 
-static ngx_int_t
-ngx_http_tfa_resend_metrics_handler(ngx_http_request_t *r)
+ngx_http_tfa_resend_metrics_counters_t *
+ngx_http_tfa_resend_metrics_read(ngx_http_request_t *r,
+    ngx_http_tfa_resend_metrics_zone_t **zones, ngx_uint_t *n)
 {
-    size_t                               size;
-    ngx_int_t                            rc;
-    ngx_buf_t                           *b;
-    ngx_chain_t                          out;
-    ngx_table_elt_t                     *h;
     ngx_http_tfa_resend_main_conf_t     *mcf;
     ngx_http_tfa_resend_metrics_conf_t  *conf;
-
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "GET, HEAD");
-        h->lowcase_key = NULL;
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
-
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
-
-    if (rc != NGX_OK) {
-        return rc;
-    }
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_tfa_resend_module);
     conf = mcf->metrics;
 
     if (conf == NULL || conf->sh == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
     }
 
-    size = NGX_HTTP_TFA_RESEND_METRICS_FIXED_SIZE
-           + conf->slots.nelts * NGX_HTTP_TFA_RESEND_METRICS_ZONE_LINES
-             * (NGX_HTTP_TFA_RESEND_METRICS_LINE + conf->label_len
-                + NGX_ATOMIC_T_LEN);
+    *zones = conf->zones.elts;
+    *n = conf->zones.nelts;
 
-    b = ngx_create_temp_buf(r->pool, size);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->last = ngx_http_tfa_resend_metrics_write(b->last, b->end, conf);
-
-    if (b->last == b->end) {
-        /* cut short: a page that lacks samples would mislead */
-
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "tfa_resend_metrics: the page does not fit in %uz "
-                      "bytes", size);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_str_set(&r->headers_out.content_type,
-                "text/plain; version=0.0.4; charset=utf-8");
-    r->headers_out.content_type_len = sizeof("text/plain") - 1;
-    r->headers_out.content_type_lowcase = NULL;
-
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = b->last - b->pos;
-
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    return ngx_http_output_filter(r, &out);
-}
-
-
-static u_char *
-ngx_http_tfa_resend_metrics_write(u_char *p, u_char *last,
-    ngx_http_tfa_resend_metrics_conf_t *conf)
-{
-    size_t                                        bytes;
-    ngx_uint_t                                    i, pins;
-    ngx_http_tfa_resend_metrics_slot_t           *s;
-    ngx_http_tfa_resend_metrics_counters_t       *c;
-    ngx_http_tfa_resend_metrics_zone_counters_t  *zc;
-
-    c = &conf->sh->counters;
-    s = conf->slots.elts;
-
-    p = ngx_http_tfa_resend_metrics_counters(p, last,
-                                      NGX_HTTP_TFA_RESEND_METRICS_REQUESTS,
-                                      NULL, "outcome",
-                                      ngx_http_tfa_resend_metrics_outcomes,
-                                      c->requests,
-                                      NGX_HTTP_TFA_RESEND_METRICS_OUTCOMES);
-
-    p = ngx_http_tfa_resend_metrics_counters(p, last,
-                                   NGX_HTTP_TFA_RESEND_METRICS_CALL_STATUS,
-                                   NULL, "call_status",
-                                   ngx_http_tfa_resend_metrics_call_statuses,
-                                   c->call_status,
-                                   NGX_HTTP_TFA_RESEND_METRICS_STATUSES);
-
-    p = ngx_http_tfa_resend_metrics_counters(p, last,
-                                         NGX_HTTP_TFA_RESEND_METRICS_UPSTREAM,
-                                         NULL, "code",
-                                         ngx_http_tfa_resend_metrics_codes,
-                                         c->upstream,
-                                         NGX_HTTP_TFA_RESEND_METRICS_CODES);
-
-    p = ngx_http_tfa_resend_metrics_histogram(p, last,
-                                 NGX_HTTP_TFA_RESEND_METRICS_UPSTREAM_SECONDS,
-                                 NULL,
-                                 ngx_http_tfa_resend_metrics_upstream_bounds,
-                                 NGX_HTTP_TFA_RESEND_METRICS_UP_BOUNDS,
-                                 c->upstream_seconds, &c->upstream_usec);
-
-    /* per zone: each family's lines together, zones in their order */
-
-    p = ngx_http_tfa_resend_metrics_family(p, last,
-                                  NGX_HTTP_TFA_RESEND_METRICS_LIMIT_DECISIONS);
-
-    for (i = 0; i < conf->slots.nelts; i++) {
-        zc = &conf->sh->zone[s[i].index].counters;
-
-        p = ngx_http_tfa_resend_metrics_counters(p, last,
-                                  NGX_HTTP_TFA_RESEND_METRICS_LIMIT_DECISIONS,
-                                  &s[i].label, "decision",
-                                  ngx_http_tfa_resend_metrics_decisions,
-                                  zc->decisions,
-                                  NGX_HTTP_TFA_RESEND_METRICS_DECISIONS);
-    }
-
-    p = ngx_http_tfa_resend_metrics_family(p, last,
-                                    NGX_HTTP_TFA_RESEND_METRICS_LIMIT_REFUNDS);
-
-    for (i = 0; i < conf->slots.nelts; i++) {
-        zc = &conf->sh->zone[s[i].index].counters;
-
-        p = ngx_slprintf(p, last, "%s{%V} %uA\n",
-                         ngx_http_tfa_resend_metrics_families
-                             [NGX_HTTP_TFA_RESEND_METRICS_LIMIT_REFUNDS].name,
-                         &s[i].label, zc->refunds);
-    }
-
-    p = ngx_http_tfa_resend_metrics_family(p, last,
-                                     NGX_HTTP_TFA_RESEND_METRICS_STORE_ERRORS);
-
-    for (i = 0; i < conf->slots.nelts; i++) {
-        zc = &conf->sh->zone[s[i].index].counters;
-
-        p = ngx_http_tfa_resend_metrics_counters(p, last,
-                                     NGX_HTTP_TFA_RESEND_METRICS_STORE_ERRORS,
-                                     &s[i].label, "reason",
-                                     ngx_http_tfa_resend_metrics_reasons,
-                                     zc->store_errors,
-                                     NGX_HTTP_TFA_RESEND_METRICS_REASONS);
-    }
-
-    p = ngx_http_tfa_resend_metrics_family(p, last,
-                                    NGX_HTTP_TFA_RESEND_METRICS_STORE_SECONDS);
-
-    for (i = 0; i < conf->slots.nelts; i++) {
-
-        /* a round trip is Redis's: no samples for a shared-memory zone */
-
-        if (s[i].store->type == &ngx_http_tfa_resend_shm_store) {
-            continue;
-        }
-
-        zc = &conf->sh->zone[s[i].index].counters;
-
-        p = ngx_http_tfa_resend_metrics_histogram(p, last,
-                                    NGX_HTTP_TFA_RESEND_METRICS_STORE_SECONDS,
-                                    &s[i].label,
-                                    ngx_http_tfa_resend_metrics_store_bounds,
-                                    NGX_HTTP_TFA_RESEND_METRICS_STORE_BOUNDS,
-                                    zc->store_seconds, &zc->store_usec);
-    }
-
-    /* the gauges: read now from each shared-memory zone */
-
-    p = ngx_http_tfa_resend_metrics_family(p, last,
-                                        NGX_HTTP_TFA_RESEND_METRICS_ZONE_PINS);
-
-    for (i = 0; i < conf->slots.nelts; i++) {
-
-        if (s[i].store->type != &ngx_http_tfa_resend_shm_store) {
-            continue;
-        }
-
-        ngx_http_tfa_resend_shm_usage(s[i].store, &pins, &bytes);
-
-        p = ngx_slprintf(p, last, "%s{%V} %ui\n",
-                         ngx_http_tfa_resend_metrics_families
-                             [NGX_HTTP_TFA_RESEND_METRICS_ZONE_PINS].name,
-                         &s[i].label, pins);
-    }
-
-    p = ngx_http_tfa_resend_metrics_family(p, last,
-                                  NGX_HTTP_TFA_RESEND_METRICS_ZONE_FREE_BYTES);
-
-    for (i = 0; i < conf->slots.nelts; i++) {
-
-        if (s[i].store->type != &ngx_http_tfa_resend_shm_store) {
-            continue;
-        }
-
-        ngx_http_tfa_resend_shm_usage(s[i].store, &pins, &bytes);
-
-        p = ngx_slprintf(p, last, "%s{%V} %uz\n",
-                         ngx_http_tfa_resend_metrics_families
-                             [NGX_HTTP_TFA_RESEND_METRICS_ZONE_FREE_BYTES].name,
-                         &s[i].label, bytes);
-    }
-
-    return p;
-}
-
-
-static u_char *
-ngx_http_tfa_resend_metrics_family(u_char *p, u_char *last, ngx_uint_t family)
-{
-    return ngx_slprintf(p, last, "# HELP %s %s\n# TYPE %s %s\n",
-                        ngx_http_tfa_resend_metrics_families[family].name,
-                        ngx_http_tfa_resend_metrics_families[family].help,
-                        ngx_http_tfa_resend_metrics_families[family].name,
-                        ngx_http_tfa_resend_metrics_families[family].type);
-}
-
-
-/*
- * A counter's samples, one per value of its fixed label; with zone set
- * (a zone="..." label), for that zone only and without # HELP / # TYPE,
- * which the caller writes once before the zones.
- */
-
-static u_char *
-ngx_http_tfa_resend_metrics_counters(u_char *p, u_char *last,
-    ngx_uint_t family, ngx_str_t *zone, const char *label, char **values,
-    ngx_atomic_t *counts, ngx_uint_t n)
-{
-    char        *name;
-    ngx_uint_t   i;
-
-    name = ngx_http_tfa_resend_metrics_families[family].name;
-
-    if (zone == NULL) {
-        p = ngx_http_tfa_resend_metrics_family(p, last, family);
-    }
-
-    for (i = 0; i < n; i++) {
-        if (zone) {
-            p = ngx_slprintf(p, last, "%s{%V,%s=\"%s\"} %uA\n",
-                             name, zone, label, values[i], counts[i]);
-
-        } else {
-            p = ngx_slprintf(p, last, "%s{%s=\"%s\"} %uA\n",
-                             name, label, values[i], counts[i]);
-        }
-    }
-
-    return p;
-}
-
-
-/*
- * A histogram's samples: the buckets added up from one reading of each, so
- * they never decrease and _count is the +Inf bucket; the sum in seconds.
- */
-
-static u_char *
-ngx_http_tfa_resend_metrics_histogram(u_char *p, u_char *last,
-    ngx_uint_t family, ngx_str_t *zone,
-    const ngx_http_tfa_resend_metrics_bound_t *bounds, ngx_uint_t n,
-    ngx_atomic_t *buckets, ngx_atomic_t *sum)
-{
-    char              *name;
-    ngx_uint_t         i;
-    ngx_atomic_uint_t  count, usec;
-
-    static ngx_str_t   none = ngx_null_string;
-
-    name = ngx_http_tfa_resend_metrics_families[family].name;
-
-    if (zone == NULL) {
-        p = ngx_http_tfa_resend_metrics_family(p, last, family);
-        zone = &none;
-    }
-
-    count = 0;
-
-    for (i = 0; i <= n; i++) {
-        count += buckets[i];
-
-        p = ngx_slprintf(p, last, "%s_bucket{%V%sle=\"%s\"} %uA\n",
-                         name, zone, zone->len ? "," : "",
-                         i < n ? bounds[i].le : "+Inf", count);
-    }
-
-    usec = *sum;
-
-    if (zone->len) {
-        p = ngx_slprintf(p, last, "%s_sum{%V} %uA.%06uA\n"
-                                  "%s_count{%V} %uA\n",
-                         name, zone, usec / 1000000, usec % 1000000,
-                         name, zone, count);
-
-    } else {
-        p = ngx_slprintf(p, last, "%s_sum %uA.%06uA\n%s_count %uA\n",
-                         name, usec / 1000000, usec % 1000000, name, count);
-    }
-
-    return p;
+    return &conf->sh->counters;
 }
 
 
@@ -866,8 +416,8 @@ ngx_http_tfa_resend_metrics_conf(ngx_conf_t *cf)
         return NULL;
     }
 
-    if (ngx_array_init(&conf->slots, cf->pool, 4,
-                       sizeof(ngx_http_tfa_resend_metrics_slot_t))
+    if (ngx_array_init(&conf->zones, cf->pool, 4,
+                       sizeof(ngx_http_tfa_resend_metrics_zone_t))
         != NGX_OK)
     {
         return NULL;
@@ -883,99 +433,41 @@ ngx_int_t
 ngx_http_tfa_resend_metrics_add_zone(ngx_conf_t *cf,
     ngx_http_tfa_resend_store_t *store)
 {
-    u_char                              *p;
-    size_t                               len;
-    ngx_uint_t                           i;
     ngx_http_tfa_resend_metrics_conf_t  *conf;
-    ngx_http_tfa_resend_metrics_slot_t  *s;
+    ngx_http_tfa_resend_metrics_zone_t  *z;
 
     conf = ngx_http_tfa_resend_metrics_conf(cf);
     if (conf == NULL) {
         return NGX_ERROR;
     }
 
-    s = ngx_array_push(&conf->slots);
-    if (s == NULL) {
+    z = ngx_array_push(&conf->zones);
+    if (z == NULL) {
         return NGX_ERROR;
     }
 
-    s->name = store->name;
-    s->store = store;
-    s->index = 0;
+    z->name = store->name;
+    z->store = store;
+    z->counters = NULL;
+    z->index = 0;
 
-    /* the label, escaped as the text format asks: \\, \" and \n */
-
-    len = sizeof("zone=\"\"") - 1;
-
-    for (i = 0; i < store->name.len; i++) {
-        switch (store->name.data[i]) {
-        case '\\': case '"': case '\n':
-            len++;
-        }
-
-        len++;
-    }
-
-    p = ngx_pnalloc(cf->pool, len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    s->label.data = p;
-    s->label.len = len;
-
-    p = ngx_cpymem(p, "zone=\"", sizeof("zone=\"") - 1);
-
-    for (i = 0; i < store->name.len; i++) {
-        switch (store->name.data[i]) {
-
-        case '\\':
-            *p++ = '\\';
-            *p++ = '\\';
-            break;
-
-        case '"':
-            *p++ = '\\';
-            *p++ = '"';
-            break;
-
-        case '\n':
-            *p++ = '\\';
-            *p++ = 'n';
-            break;
-
-        default:
-            *p++ = store->name.data[i];
-        }
-    }
-
-    *p = '"';
-
-    if (len > conf->label_len) {
-        conf->label_len = len;
-    }
-
-    return conf->slots.nelts - 1;
+    return conf->zones.nelts - 1;
 }
 
 
-char *
-ngx_http_tfa_resend_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_int_t
+ngx_http_tfa_resend_metrics_want(ngx_conf_t *cf)
 {
-    ngx_http_core_loc_conf_t            *clcf;
-    ngx_http_tfa_resend_metrics_conf_t  *mconf;
+    ngx_http_tfa_resend_metrics_conf_t  *conf;
 
-    mconf = ngx_http_tfa_resend_metrics_conf(cf);
-    if (mconf == NULL) {
-        return NGX_CONF_ERROR;
+    conf = ngx_http_tfa_resend_metrics_conf(cf);
+    if (conf == NULL) {
+        return NGX_ERROR;
     }
 
-    mconf->page = 1;
+    conf->page = 1;
 
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_tfa_resend_metrics_handler;
-
-    return NGX_CONF_OK;
+    return NGX_OK;
 }
 
 
@@ -1013,46 +505,32 @@ ngx_int_t
 ngx_http_tfa_resend_metrics_init(ngx_conf_t *cf)
 {
     size_t                               size;
-    ngx_uint_t                           i, room;
+    ngx_uint_t                           room;
     ngx_shm_zone_t                      *shm_zone;
     ngx_http_tfa_resend_main_conf_t     *mcf;
     ngx_http_tfa_resend_metrics_conf_t  *conf;
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tfa_resend_module);
 
-    /* counters for a module that is not used would only take memory */
+    /* counters that no page shows would only take memory and time */
 
-    if (!mcf->used && (mcf->metrics == NULL || !mcf->metrics->page)) {
+    conf = mcf->metrics;
+
+    if (conf == NULL || !conf->page) {
         return NGX_OK;
     }
 
-    conf = ngx_http_tfa_resend_metrics_conf(cf);
-    if (conf == NULL) {
-        return NGX_ERROR;
-    }
+    size = ngx_http_tfa_resend_metrics_size(conf->zones.nelts, &room);
 
-    /* the page's call_status values are the normalizer's */
-
-    for (i = 0; i < NGX_HTTP_TFA_RESEND_METRICS_STATUSES; i++) {
-        if (ngx_http_tfa_resend_call_status_lookup((const unsigned char *)
-                               ngx_http_tfa_resend_metrics_call_statuses[i],
-                               ngx_strlen(
-                               ngx_http_tfa_resend_metrics_call_statuses[i]))
-            == NULL)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "tfa_resend_metrics: \"%s\" is not a "
-                               "callStatus of the normalizer",
-                               ngx_http_tfa_resend_metrics_call_statuses[i]);
-            return NGX_ERROR;
-        }
-    }
-
-    size = ngx_http_tfa_resend_metrics_size(conf->slots.nelts, &room);
+    /*
+     * A tag of its own: the zones tagged with the module are the limit
+     * zones, whose data is a store
+     */
 
     shm_zone = ngx_shared_memory_add(cf,
                                      &ngx_http_tfa_resend_metrics_zone_name,
-                                     size, &ngx_http_tfa_resend_module);
+                                     size,
+                                     &ngx_http_tfa_resend_metrics_zone_name);
     if (shm_zone == NULL) {
         return NGX_ERROR;
     }
@@ -1076,7 +554,7 @@ ngx_http_tfa_resend_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_uint_t                            i, room;
     ngx_slab_pool_t                      *shpool;
     ngx_http_tfa_resend_metrics_conf_t   *conf;
-    ngx_http_tfa_resend_metrics_slot_t   *s;
+    ngx_http_tfa_resend_metrics_zone_t   *s;
     ngx_http_tfa_resend_metrics_shctx_t  *sh;
 
     conf = shm_zone->data;
@@ -1105,20 +583,22 @@ ngx_http_tfa_resend_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         /* a process that attaches again: as the master set it up */
 
         conf->sh = shpool->data;
-        s = conf->slots.elts;
+        s = conf->zones.elts;
 
         for (i = 0; i < conf->sh->zones; i++) {
             if (conf->sh->zone[i].slot >= 0
-                && (ngx_uint_t) conf->sh->zone[i].slot < conf->slots.nelts)
+                && (ngx_uint_t) conf->sh->zone[i].slot < conf->zones.nelts)
             {
                 s[conf->sh->zone[i].slot].index = i;
+                s[conf->sh->zone[i].slot].counters =
+                                                &conf->sh->zone[i].counters;
             }
         }
 
         return NGX_OK;
     }
 
-    (void) ngx_http_tfa_resend_metrics_size(conf->slots.nelts, &room);
+    (void) ngx_http_tfa_resend_metrics_size(conf->zones.nelts, &room);
 
     sh = ngx_slab_calloc(shpool,
                          offsetof(ngx_http_tfa_resend_metrics_shctx_t, zone)
@@ -1167,16 +647,16 @@ ngx_http_tfa_resend_metrics_assign(ngx_http_tfa_resend_metrics_conf_t *conf,
     u_char                               *taken;
     ngx_int_t                             found;
     ngx_uint_t                            i, j, k, pass;
-    ngx_http_tfa_resend_metrics_slot_t   *s, *os;
+    ngx_http_tfa_resend_metrics_zone_t   *s, *os;
     ngx_http_tfa_resend_metrics_shctx_t  *sh;
 
     sh = conf->sh;
-    s = conf->slots.elts;
+    s = conf->zones.elts;
 
-    if (conf->slots.nelts > sh->zones) {
+    if (conf->zones.nelts > sh->zones) {
         ngx_log_error(NGX_LOG_EMERG, log, 0,
                       "tfa_resend_metrics: %ui zones, room for %ui",
-                      conf->slots.nelts, sh->zones);
+                      conf->zones.nelts, sh->zones);
         return NGX_ERROR;
     }
 
@@ -1188,16 +668,16 @@ ngx_http_tfa_resend_metrics_assign(ngx_http_tfa_resend_metrics_conf_t *conf,
     }
 
     if (oconf) {
-        os = oconf->slots.elts;
+        os = oconf->zones.elts;
 
-        for (j = 0; j < oconf->slots.nelts; j++) {
+        for (j = 0; j < oconf->zones.nelts; j++) {
             taken[os[j].index] = 1;
         }
 
-        for (i = 0; i < conf->slots.nelts; i++) {
+        for (i = 0; i < conf->zones.nelts; i++) {
             found = -1;
 
-            for (j = 0; j < oconf->slots.nelts; j++) {
+            for (j = 0; j < oconf->zones.nelts; j++) {
                 if (os[j].name.len == s[i].name.len
                     && ngx_strncmp(os[j].name.data, s[i].name.data,
                                    s[i].name.len)
@@ -1218,12 +698,12 @@ ngx_http_tfa_resend_metrics_assign(ngx_http_tfa_resend_metrics_conf_t *conf,
         }
 
     } else {
-        for (i = 0; i < conf->slots.nelts; i++) {
+        for (i = 0; i < conf->zones.nelts; i++) {
             s[i].index = sh->zones;
         }
     }
 
-    for (i = 0; i < conf->slots.nelts; i++) {
+    for (i = 0; i < conf->zones.nelts; i++) {
 
         if (s[i].index < sh->zones) {
             continue;
@@ -1259,8 +739,9 @@ ngx_http_tfa_resend_metrics_assign(ngx_http_tfa_resend_metrics_conf_t *conf,
         sh->zone[k].slot = -1;
     }
 
-    for (i = 0; i < conf->slots.nelts; i++) {
+    for (i = 0; i < conf->zones.nelts; i++) {
         sh->zone[s[i].index].slot = i;
+        s[i].counters = &sh->zone[s[i].index].counters;
     }
 
     return NGX_OK;
@@ -1282,7 +763,7 @@ ngx_http_tfa_resend_metrics_copy(ngx_http_tfa_resend_metrics_conf_t *conf,
     ngx_list_part_t                      *part;
     ngx_shm_zone_t                       *zone;
     ngx_http_tfa_resend_metrics_conf_t   *oconf;
-    ngx_http_tfa_resend_metrics_slot_t   *s, *os;
+    ngx_http_tfa_resend_metrics_zone_t   *s, *os;
     ngx_http_tfa_resend_metrics_shctx_t  *osh;
 
     oconf = NULL;
@@ -1329,11 +810,11 @@ ngx_http_tfa_resend_metrics_copy(ngx_http_tfa_resend_metrics_conf_t *conf,
         (ngx_atomic_t *) &conf->sh->counters, (ngx_atomic_t *) &osh->counters,
         sizeof(ngx_http_tfa_resend_metrics_counters_t));
 
-    s = conf->slots.elts;
-    os = oconf->slots.elts;
+    s = conf->zones.elts;
+    os = oconf->zones.elts;
 
-    for (i = 0; i < conf->slots.nelts; i++) {
-        for (j = 0; j < oconf->slots.nelts; j++) {
+    for (i = 0; i < conf->zones.nelts; i++) {
+        for (j = 0; j < oconf->zones.nelts; j++) {
 
             if (os[j].name.len == s[i].name.len
                 && ngx_strncmp(os[j].name.data, s[i].name.data,

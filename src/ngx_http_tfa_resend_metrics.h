@@ -3,12 +3,13 @@
  * Copyright (C) ngx_http_tfa_resend_module authors
  *
  * Counters of what the gateway decided, in a shared memory zone of the
- * module's own (summed across worker processes, kept across reloads), and
- * the tfa_resend_metrics page that shows them in Prometheus' text format.
+ * module's own (summed across worker processes, kept across reloads).  The
+ * stores, the limiter and the filter count; the tfa_resend_metrics page
+ * (ngx_http_tfa_resend_metrics_page.c) reads them.
  *
  * The counting calls take no lock: one or two atomic adds each.  They may
- * be called from any worker at any time; with no counters set up (the
- * module unused) they do nothing.
+ * be called from any worker at any time; with no counters set up (no
+ * tfa_resend_metrics page in the configuration) they do nothing.
  */
 
 
@@ -20,7 +21,14 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_tfa_resend_module.h"
+#include "ngx_http_tfa_resend_status.h"
 #include "ngx_http_tfa_resend_store.h"
+
+
+#define NGX_HTTP_TFA_RESEND_METRICS_CODES         3   /* 2xx 4xx 5xx */
+#define NGX_HTTP_TFA_RESEND_METRICS_UP_BOUNDS     11  /* le= but +Inf */
+#define NGX_HTTP_TFA_RESEND_METRICS_STORE_BOUNDS  9
 
 
 /* the fixed label values; each enum's order is the page's */
@@ -59,7 +67,62 @@ typedef enum {
 } ngx_http_tfa_resend_metrics_reason_e;
 
 
+/* a histogram's bucket */
+
+typedef struct {
+    ngx_uint_t                          usec;     /* upper bound, included */
+    char                               *le;       /* as printed */
+} ngx_http_tfa_resend_metrics_bound_t;
+
+
+/*
+ * The counters: those without a zone, and one zone's; ngx_atomic_t only,
+ * so that they copy as arrays.  A histogram keeps a count per bucket (not
+ * cumulative: one add per observation), its last bucket +Inf, and the sum
+ * in microseconds.
+ */
+
+typedef struct {
+    ngx_atomic_t  requests[NGX_HTTP_TFA_RESEND_METRICS_OUTCOMES];
+    ngx_atomic_t  call_status[NGX_HTTP_TFA_RESEND_CALL_STATUSES];
+    ngx_atomic_t  upstream[NGX_HTTP_TFA_RESEND_METRICS_CODES];
+    ngx_atomic_t  upstream_seconds[NGX_HTTP_TFA_RESEND_METRICS_UP_BOUNDS + 1];
+    ngx_atomic_t  upstream_usec;                        /* the sum */
+} ngx_http_tfa_resend_metrics_counters_t;
+
+
+typedef struct {
+    ngx_atomic_t  decisions[NGX_HTTP_TFA_RESEND_METRICS_DECISIONS];
+    ngx_atomic_t  refunds;
+    ngx_atomic_t  store_errors[NGX_HTTP_TFA_RESEND_METRICS_REASONS];
+    ngx_atomic_t  store_seconds[NGX_HTTP_TFA_RESEND_METRICS_STORE_BOUNDS + 1];
+    ngx_atomic_t  store_usec;                           /* the sum */
+} ngx_http_tfa_resend_metrics_zone_counters_t;
+
+
+/* one tfa_resend_limit_zone, in the order of registration */
+
+typedef struct {
+    ngx_str_t                           name;
+    ngx_http_tfa_resend_store_t        *store;
+    ngx_http_tfa_resend_metrics_zone_counters_t  *counters;  /* set up */
+    ngx_uint_t                          index;    /* in the shared zone */
+} ngx_http_tfa_resend_metrics_zone_t;
+
+
+extern ngx_http_tfa_resend_metrics_bound_t
+    ngx_http_tfa_resend_metrics_upstream_bounds[];
+extern ngx_http_tfa_resend_metrics_bound_t
+    ngx_http_tfa_resend_metrics_store_bounds[];
+
+
 /* request time: counting */
+
+/*
+ * A clock for the histograms, in microseconds (monotonic), or 0 when
+ * nothing is counted: a time taken as 0 is not observed.
+ */
+uint64_t ngx_http_tfa_resend_metrics_clock(void);
 
 void ngx_http_tfa_resend_metrics_request(
     ngx_http_tfa_resend_metrics_outcome_e outcome);
@@ -100,15 +163,25 @@ void ngx_http_tfa_resend_metrics_store_time(ngx_int_t slot, ngx_uint_t usec);
 ngx_int_t ngx_http_tfa_resend_metrics_add_zone(ngx_conf_t *cf,
     ngx_http_tfa_resend_store_t *store);
 
-/* tfa_resend_metrics; (the location's content handler) */
-char *ngx_http_tfa_resend_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
+/* a tfa_resend_metrics page reads the counters: they are set up */
+ngx_int_t ngx_http_tfa_resend_metrics_want(ngx_conf_t *cf);
 
 /*
  * Postconfiguration: adds the counters' zone when some location has
- * tfa_resend on or tfa_resend_metrics, after every zone is registered.
+ * tfa_resend_metrics, after every zone is registered.
  */
 ngx_int_t ngx_http_tfa_resend_metrics_init(ngx_conf_t *cf);
+
+
+/* the page's reading */
+
+/*
+ * The counters of r's configuration and its zones (*n of them, in the
+ * order of registration), or NULL when none are set up.
+ */
+ngx_http_tfa_resend_metrics_counters_t *ngx_http_tfa_resend_metrics_read(
+    ngx_http_request_t *r, ngx_http_tfa_resend_metrics_zone_t **zones,
+    ngx_uint_t *n);
 
 
 #endif /* _NGX_HTTP_TFA_RESEND_METRICS_H_INCLUDED_ */

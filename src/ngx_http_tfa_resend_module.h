@@ -84,6 +84,12 @@ typedef struct {
     struct ngx_http_tfa_resend_limit_admission_s  *limit_admission;
     unsigned                    limit_inspected:1;  /* not admitted: asked */
     unsigned                    limit_headers:1;    /* X-RateLimit-* set */
+    unsigned                    limit_unavailable:1;  /* rejected: could not
+                                                         decide (503) */
+
+    /* metrics */
+    uint64_t                    forwarded_at;     /* metrics clock, or 0 */
+    unsigned                    counted:1;        /* the answer sent */
 
     /* normalizer */
     const char                 *call_status;      /* canonical, sent */

@@ -359,6 +359,7 @@ ngx_http_tfa_resend_redis_load_reply(redisAsyncContext *ac, void *r,
 
     rd->conn.state = NGX_HTTP_TFA_RESEND_REDIS_READY;
     rd->conn.backoff = NGX_HTTP_TFA_RESEND_REDIS_BACKOFF_MIN;
+    rd->conn.refused = 0;
 
     ngx_http_tfa_resend_redis_answered(rd);
 }
@@ -380,6 +381,7 @@ ngx_http_tfa_resend_redis_refused(ngx_http_tfa_resend_redis_t *rd)
     }
 
     rd->conn.broken = 1;
+    rd->conn.refused = 1;
 
     ngx_http_tfa_resend_redis_fail(rd);
 }

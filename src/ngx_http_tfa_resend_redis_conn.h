@@ -62,6 +62,8 @@ typedef struct {
     uint64_t                            nonce;     /* the next member's */
     ngx_pid_t                           pid;       /* whose nonces */
     unsigned                            broken:1;  /* lost with commands */
+    unsigned                            refused:1; /* the set-up (AUTH ...)
+                                                      was, last time */
     unsigned                            closing:1; /* the worker exits */
     u_char                              why[256];  /* the last failure */
 } ngx_http_tfa_resend_redis_conn_t;

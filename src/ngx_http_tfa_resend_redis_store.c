@@ -38,6 +38,7 @@
 #include <ngx_core.h>
 #include <ngx_event.h>
 
+#include "ngx_http_tfa_resend_metrics.h"
 #include "ngx_http_tfa_resend_shm.h"
 #include "ngx_http_tfa_resend_redis_conn.h"
 #include "ngx_http_tfa_resend_redis_store.h"
@@ -56,6 +57,7 @@ typedef struct {
     ngx_event_t                         timer;     /* redis_timeout */
     ngx_queue_t                         queue;     /* in conn->waiting */
     uint64_t                            nonce;
+    uint64_t                            asked;     /* metrics clock */
     unsigned                            passed:1;  /* let through without
                                                       Redis's answer */
     size_t                              key_len;
@@ -99,7 +101,10 @@ static void ngx_http_tfa_resend_redis_op_cleanup(void *data);
 static void ngx_http_tfa_resend_redis_free_rec(
     ngx_http_tfa_resend_redis_rec_t *rec);
 static ngx_int_t ngx_http_tfa_resend_redis_fallback(
-    ngx_http_tfa_resend_redis_t *rd, ngx_http_tfa_resend_store_op_t *op);
+    ngx_http_tfa_resend_redis_t *rd, ngx_http_tfa_resend_store_op_t *op,
+    ngx_http_tfa_resend_metrics_reason_e reason);
+static ngx_http_tfa_resend_metrics_reason_e ngx_http_tfa_resend_redis_down(
+    ngx_http_tfa_resend_redis_t *rd);
 
 
 const ngx_http_tfa_resend_store_type_t  ngx_http_tfa_resend_redis_store = {
@@ -187,9 +192,11 @@ ngx_http_tfa_resend_redis_admit(ngx_http_tfa_resend_store_t *store,
     op->serial = 0;
     op->local = 0;
     op->retry_after = 0;
+    op->store_error = 0;
 
     if (ngx_http_tfa_resend_redis_ready(rd) != NGX_OK) {
-        return ngx_http_tfa_resend_redis_fallback(rd, op);
+        return ngx_http_tfa_resend_redis_fallback(rd, op,
+                                          ngx_http_tfa_resend_redis_down(rd));
     }
 
     len = rd->prefix.len + op->key.len;
@@ -208,6 +215,7 @@ ngx_http_tfa_resend_redis_admit(ngx_http_tfa_resend_store_t *store,
     rec->key_len = len;
     rec->rd = rd;
     rec->nonce = conn->nonce++;
+    rec->asked = ngx_http_tfa_resend_metrics_clock();
 
     /* the request may go before the answer comes: the answer is dropped */
 
@@ -564,6 +572,11 @@ ngx_http_tfa_resend_redis_decide(ngx_http_tfa_resend_redis_t *rd,
         conn->stalled = 0;
         rc = ngx_http_tfa_resend_redis_parse(rd, reply, &x, &remaining);
 
+        if (rec->asked) {
+            ngx_http_tfa_resend_metrics_store_time(rd->store->metrics,
+                           ngx_http_tfa_resend_metrics_clock() - rec->asked);
+        }
+
     } else {
         /* the connection is being freed */
 
@@ -634,7 +647,9 @@ ngx_http_tfa_resend_redis_decide(ngx_http_tfa_resend_redis_t *rd,
         break;
 
     default: /* NGX_ERROR */
-        (void) ngx_http_tfa_resend_redis_fallback(rd, op);
+        (void) ngx_http_tfa_resend_redis_fallback(rd, op, reply
+                                      ? NGX_HTTP_TFA_RESEND_METRICS_REPLY
+                                      : ngx_http_tfa_resend_redis_down(rd));
         break;
     }
 
@@ -744,7 +759,9 @@ ngx_http_tfa_resend_redis_timeout(ngx_event_t *ev)
                 conn->state == NGX_HTTP_TFA_RESEND_REDIS_CONNECTING
                 ? " of connecting" : "");
 
-    rec->passed = (ngx_http_tfa_resend_redis_fallback(rd, op) == NGX_OK);
+    rec->passed = (ngx_http_tfa_resend_redis_fallback(rd, op,
+                                         NGX_HTTP_TFA_RESEND_METRICS_TIMEOUT)
+                   == NGX_OK);
 
     /*
      * The connection stays: the command was sent and may yet be answered,
@@ -793,15 +810,30 @@ ngx_http_tfa_resend_redis_free_rec(ngx_http_tfa_resend_redis_rec_t *rec)
 }
 
 
-/* Redis cannot decide (conn->why says why): on_store_error does */
+/*
+ * Redis cannot decide (conn->why says why, reason counts it):
+ * on_store_error does, and the zone's decision is counted as such
+ */
 
 static ngx_int_t
 ngx_http_tfa_resend_redis_fallback(ngx_http_tfa_resend_redis_t *rd,
-    ngx_http_tfa_resend_store_op_t *op)
+    ngx_http_tfa_resend_store_op_t *op,
+    ngx_http_tfa_resend_metrics_reason_e reason)
 {
     ngx_int_t  rc;
 
+    static ngx_http_tfa_resend_metrics_decision_e  decisions[] = {
+        NGX_HTTP_TFA_RESEND_METRICS_STORE_ERROR_REJECTED,  /* reject */
+        NGX_HTTP_TFA_RESEND_METRICS_STORE_ERROR_LOCAL,     /* local */
+        NGX_HTTP_TFA_RESEND_METRICS_STORE_ERROR_ALLOWED    /* allow */
+    };
+
     (void) ngx_atomic_fetch_add(&rd->sh->failed, 1);
+
+    ngx_http_tfa_resend_metrics_store_error(rd->store->metrics, reason);
+    ngx_http_tfa_resend_metrics_decision(rd->store->metrics,
+                                         decisions[rd->on_error]);
+    op->store_error = 1;
 
     if (ngx_http_tfa_resend_redis_may_log(rd)) {
         ngx_log_error(NGX_LOG_ERR, op->log, 0,
@@ -854,6 +886,23 @@ ngx_http_tfa_resend_redis_fallback(ngx_http_tfa_resend_redis_t *rd,
     op->rc = rc;
 
     return rc;
+}
+
+
+/* why a connection is not there, or went: as the metrics count it */
+
+static ngx_http_tfa_resend_metrics_reason_e
+ngx_http_tfa_resend_redis_down(ngx_http_tfa_resend_redis_t *rd)
+{
+    if (rd->conn.refused) {
+        return NGX_HTTP_TFA_RESEND_METRICS_AUTH;
+    }
+
+    if (rd->conn.stalled) {
+        return NGX_HTTP_TFA_RESEND_METRICS_TIMEOUT;
+    }
+
+    return NGX_HTTP_TFA_RESEND_METRICS_CONNECT;
 }
 
 

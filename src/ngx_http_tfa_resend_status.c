@@ -69,7 +69,7 @@ static const char *ngx_http_tfa_resend_builtin_status(const unsigned char *s,
     size_t len);
 
 
-static const char  *ngx_http_tfa_resend_call_statuses[] = {
+const char  *ngx_http_tfa_resend_call_statuses[] = {
     "BAD_REQUEST",
     "PROCESSING",
     "PROCESSED",
@@ -294,6 +294,25 @@ ngx_http_tfa_resend_call_status_lookup(const unsigned char *s, size_t len)
     }
 
     return NULL;
+}
+
+
+int
+ngx_http_tfa_resend_call_status_index(const char *s)
+{
+    int  i;
+
+    if (s == NULL) {
+        return -1;
+    }
+
+    for (i = 0; i < NGX_HTTP_TFA_RESEND_CALL_STATUSES; i++) {
+        if (strcmp(ngx_http_tfa_resend_call_statuses[i], s) == 0) {
+            return i;
+        }
+    }
+
+    return -1;
 }
 
 

@@ -12,8 +12,16 @@
 #include <stddef.h>
 
 
+/* the callStatus values: ngx_http_tfa_resend_call_statuses[0 .. 10] */
+#define NGX_HTTP_TFA_RESEND_CALL_STATUSES  11
+
+
 typedef struct ngx_http_tfa_resend_status_map_s
     ngx_http_tfa_resend_status_map_t;
+
+
+/* the 11 callStatus values, in the contract's order, then NULL */
+extern const char  *ngx_http_tfa_resend_call_statuses[];
 
 
 ngx_http_tfa_resend_status_map_t *ngx_http_tfa_resend_status_map_create(void);
@@ -40,6 +48,12 @@ void ngx_http_tfa_resend_status_map_free(ngx_http_tfa_resend_status_map_t *map);
  */
 const char *ngx_http_tfa_resend_call_status_lookup(const unsigned char *s,
     size_t len);
+
+/*
+ * The index of s in ngx_http_tfa_resend_call_statuses[] when s is exactly
+ * one of the 11 values, else -1.  s may be NULL.
+ */
+int ngx_http_tfa_resend_call_status_index(const char *s);
 
 /*
  * Maps an upstream status value (rules 2-4 of "Reading the upstream

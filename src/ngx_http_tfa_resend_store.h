@@ -72,6 +72,11 @@ struct ngx_http_tfa_resend_store_op_s {
     ngx_msec_t                          retry_after;  /* NGX_BUSY: ms until
                                                          the oldest admission
                                                          leaves the window */
+    unsigned                            store_error:1;  /* decided by a
+                                                           remote store's
+                                                           on_store_error
+                                                           (and counted so
+                                                           by the store) */
 };
 
 
@@ -129,6 +134,8 @@ struct ngx_http_tfa_resend_store_s {
     ngx_str_t                                name;    /* the zone's */
     ngx_uint_t                               limit;   /* N */
     ngx_msec_t                               window;  /* ms */
+    ngx_int_t                                metrics; /* its counters' slot
+                                                         (metrics.h) */
 };
 
 

@@ -7,11 +7,17 @@
 #
 # Blocks without --- config continue the previous block on the same running
 # nginx: that is how the reload sequence is written.
+#
+# The traffic blocks assert each sample's change across known traffic, not
+# its value: under `make test-valgrind` this file runs on one nginx that is
+# reloaded block by block (TEST_NGINX_USE_HUP=1), and the counts of the
+# blocks before carry over.
 
 use Test::Nginx::Socket 'no_plan';
 use FindBin;
 use lib $FindBin::Bin;
-use TfaResend qw(nginx_t reload_nginx edit_conf);
+use TfaResend qw(nginx_t reload_nginx edit_conf free_port mock_infobip
+                 redis_start);
 use IO::Socket::INET;
 use File::Temp qw(tempfile);
 
@@ -22,17 +28,21 @@ no_shuffle();
 
 # ---- helpers for what Test::Nginx has no section for ------------------
 
-# one request on its own connection: (status, headers, body)
+# one request on its own connection: (status, headers, body); $head:
+# header lines, each ending in \r\n; $body: sent with its Content-Length
 sub http {
-    my ($method, $path) = @_;
+    my ($method, $path, $head, $body) = @_;
 
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                   PeerPort => server_port(),
-                                  Proto => 'tcp', Timeout => 5)
+                                  Proto => 'tcp', Timeout => 20)
         or die "connect: $!";
 
     print $s "$method $path HTTP/1.1\r\nHost: localhost\r\n"
-             . "Connection: close\r\n\r\n";
+             . "Connection: close\r\n" . ($head // '')
+             . (defined $body ? "Content-Length: " . length($body) . "\r\n"
+                : '')
+             . "\r\n" . ($body // '');
 
     local $/;
     my $r = <$s> // '';
@@ -79,6 +89,54 @@ sub promtool_check {
 
     return ($rc, $out, $version);
 }
+
+
+# the page's samples: { 'name{labels}' => value }
+sub samples {
+    my $page = shift;
+    my %v;
+
+    for (split /\n/, $page) {
+        next if /^#/;
+        /^(\S+) (\S+)$/ or die "not a sample line: $_";
+        $v{$1} = $2;
+    }
+
+    return \%v;
+}
+
+# how each sample changed from $before to $after, but for the gauges (read
+# at scrape time) and what depends on how long things took (the
+# histograms' sums and finite buckets): the samples that changed, as
+# "name{labels} +N" lines, sorted
+sub changes {
+    my ($before, $after) = @_;
+    my @c;
+
+    for my $k (sort keys %$after) {
+        next if $k =~ /^tfa_resend_limit_zone_|_sum(?:\{|$)/
+                || $k =~ /_bucket\{.*le="[0-9.]+"\}$/;
+        my $d = $after->{$k} - ($before->{$k} // 0);
+        push @c, "$k +$d" if $d;
+    }
+
+    return join '', map { "$_\n" } @c;
+}
+
+# a resend's path
+sub pin_path { "/2fa/2/pin/$_[0]/resend/voice" }
+
+
+# the traffic's servers: the mock Infobip API, a Redis, a port nothing
+# listens on, and one that takes connections and never answers
+our $RedisPort = free_port();
+redis_start($RedisPort);
+our $MockPort = free_port($RedisPort);
+our $DeadPort = free_port($RedisPort, $MockPort);
+our $Silent = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                    Listen => 64, ReuseAddr => 1)
+    or die "listen: $!";
+our $SilentPort = $Silent->sockport;
 
 
 # the page of the first configuration before any traffic, exactly; FREE
@@ -464,3 +522,180 @@ Test::More::unlike($page, qr/12000000000000000000000000000/,
 --- request
 GET /metrics
 --- error_code: 200
+
+
+
+=== TEST 13: known traffic, each sample's change exactly, summed over 2 workers: admitted, limited, invalid (405, 400, 415, 413, a bad body), dry run, refunded after an upstream 500, an upstream timeout (504, refunded), Redis down with each on_store_error, a Redis round trip; no pinId on the page
+--- http_config eval
+"
+    tfa_resend_limit_zone zone=traffic:1m rate=2/10m;
+    tfa_resend_limit_zone zone=dry:1m rate=1/10m;
+    tfa_resend_limit_zone zone=down_reject:1m rate=3/10m
+        store=redis://127.0.0.1:$::DeadPort on_store_error=reject;
+    tfa_resend_limit_zone zone=down_allow:1m rate=3/10m
+        store=redis://127.0.0.1:$::DeadPort on_store_error=allow;
+    tfa_resend_limit_zone zone=down_local:1m rate=3/10m
+        store=redis://127.0.0.1:$::DeadPort on_store_error=local;
+    tfa_resend_limit_zone zone=live:1m rate=3/10m
+        store=redis://127.0.0.1:$::RedisPort redis_timeout=5s;
+" . ::mock_infobip($::MockPort)
+--- config eval
+"
+    tfa_resend on;
+    tfa_resend_credentials basic \"user:pass\";
+    tfa_resend_limit_refund on;
+    proxy_read_timeout 1s;
+
+    location /2fa/ {
+        client_max_body_size 1k;
+        tfa_resend_limit zone=traffic;
+        proxy_pass http://127.0.0.1:$::MockPort;
+    }
+
+    # by the pinId's first digits
+    location ~ ^/2fa/2/pin/9 {
+        tfa_resend_limit zone=traffic;
+        proxy_pass http://127.0.0.1:$::SilentPort;
+    }
+
+    location ~ ^/2fa/2/pin/8 {
+        tfa_resend_limit zone=dry;
+        tfa_resend_limit_dry_run on;
+        proxy_pass http://127.0.0.1:$::MockPort;
+    }
+
+    location ~ ^/2fa/2/pin/71 {
+        tfa_resend_limit zone=down_reject;
+        proxy_pass http://127.0.0.1:$::MockPort;
+    }
+
+    location ~ ^/2fa/2/pin/72 {
+        tfa_resend_limit zone=down_allow;
+        proxy_pass http://127.0.0.1:$::MockPort;
+    }
+
+    location ~ ^/2fa/2/pin/73 {
+        tfa_resend_limit zone=down_local;
+        proxy_pass http://127.0.0.1:$::MockPort;
+    }
+
+    location ~ ^/2fa/2/pin/6 {
+        tfa_resend_limit zone=live;
+        proxy_pass http://127.0.0.1:$::MockPort;
+    }
+
+    location = /metrics {
+        tfa_resend_metrics;
+    }
+"
+--- init
+my $before = ::samples((::http('GET', '/metrics'))[2]);
+my (%status, %call_status);
+my $json = "Content-Type: application/json\r\n";
+for my $r (
+    # admitted; admitted twice then limited
+    [ 200, 'POST', ::pin_path('1' x 32), $json, '' ],
+    [ 200, 'POST', ::pin_path('2' x 32), $json, '' ],
+    [ 200, 'POST', ::pin_path('2' x 32), $json, '' ],
+    [ 429, 'POST', ::pin_path('2' x 32), $json, '' ],
+    # invalid: method, pinId, media type, size (nginx's), body
+    [ 405, 'GET', ::pin_path('3' x 32) ],
+    [ 400, 'POST', ::pin_path('xyz'), $json, '' ],
+    [ 415, 'POST', ::pin_path('3' x 32), "Content-Type: text/plain\r\n", 'x' ],
+    [ 413, 'POST', ::pin_path('3' x 32), $json, '{"x":"' . ('y' x 2000) . '"}' ],
+    [ 400, 'POST', ::pin_path('3' x 32), $json, '[' ],
+    # the upstream fails: admitted, forwarded, refunded
+    [ 500, 'POST', ::pin_path('4' x 32), $json . "X-Mock-Status: 500\r\n", '' ],
+    # dry run: the second is over the limit and let through
+    [ 200, 'POST', ::pin_path('8' x 32), $json, '' ],
+    [ 200, 'POST', ::pin_path('8' x 32), $json, '' ],
+    # the upstream never answers: 504 of the gateway, refunded
+    [ 504, 'POST', ::pin_path('9' x 32), $json, '' ],
+    # Redis down: reject, allow, local
+    [ 503, 'POST', ::pin_path('71' . '0' x 30), $json, '' ],
+    [ 200, 'POST', ::pin_path('72' . '0' x 30), $json, '' ],
+    [ 200, 'POST', ::pin_path('73' . '0' x 30), $json, '' ],
+    # Redis answers
+    [ 200, 'POST', ::pin_path('6' x 32), $json, '' ],
+) {
+    my ($want, @req) = @$r;
+    my ($status, $headers, $body) = ::http(@req);
+    Test::More::is($status, $want, "TEST 13: $req[0] $req[1]: $want");
+    my ($cs) = $body =~ /"callStatus":"(\w+)"/;
+    $call_status{$cs // 'none'}++;
+}
+my $page = (::http('GET', '/metrics'))[2];
+my $after = ::samples($page);
+# the callStatus of each answer, as the clients read them
+my @want = map {
+    "tfa_resend_call_status_total{call_status=\"$_\"} +$call_status{$_}\n"
+} keys %call_status;
+push @want, <<_EOC_ =~ /(.*\n)/g;
+tfa_resend_limit_decisions_total{zone="down_allow",decision="store_error_allowed"} +1
+tfa_resend_limit_decisions_total{zone="down_local",decision="store_error_local"} +1
+tfa_resend_limit_decisions_total{zone="down_reject",decision="store_error_rejected"} +1
+tfa_resend_limit_decisions_total{zone="dry",decision="passed"} +1
+tfa_resend_limit_decisions_total{zone="dry",decision="rejected_dry_run"} +1
+tfa_resend_limit_decisions_total{zone="live",decision="passed"} +1
+tfa_resend_limit_decisions_total{zone="traffic",decision="passed"} +5
+tfa_resend_limit_decisions_total{zone="traffic",decision="rejected"} +1
+tfa_resend_limit_refunds_total{zone="traffic"} +2
+tfa_resend_requests_total{outcome="forwarded"} +9
+tfa_resend_requests_total{outcome="invalid"} +5
+tfa_resend_requests_total{outcome="limited"} +1
+tfa_resend_requests_total{outcome="unavailable"} +1
+tfa_resend_requests_total{outcome="upstream_failed"} +1
+tfa_resend_store_errors_total{zone="down_allow",reason="connect"} +1
+tfa_resend_store_errors_total{zone="down_local",reason="connect"} +1
+tfa_resend_store_errors_total{zone="down_reject",reason="connect"} +1
+tfa_resend_store_seconds_bucket{zone="live",le="+Inf"} +1
+tfa_resend_store_seconds_count{zone="live"} +1
+tfa_resend_upstream_response_seconds_bucket{le="+Inf"} +9
+tfa_resend_upstream_response_seconds_count +9
+tfa_resend_upstream_responses_total{code="2xx"} +8
+tfa_resend_upstream_responses_total{code="5xx"} +1
+_EOC_
+Test::More::is(::changes($before, $after), join('', sort @want),
+               'TEST 13: every sample changed by exactly the traffic');
+my $le = 'tfa_resend_upstream_response_seconds_bucket{le="2.5"}';
+Test::More::is($after->{$le} - $before->{$le}, 9,
+               'TEST 13: the 9 upstream answers took less than 2.5 s');
+my $sum = 'tfa_resend_upstream_response_seconds_sum';
+Test::More::cmp_ok($after->{$sum} - $before->{$sum}, '>', 0,
+                   'TEST 13: and some time');
+Test::More::unlike($page, qr/1111111111|2222222222|6666666666|xyz/,
+                   'TEST 13: no pinId on the page');
+--- request
+GET /metrics
+--- error_code: 200
+--- timeout: 30
+
+
+
+=== TEST 14: the counts survive a reload, and go on from there: one more admitted resend counts on top
+--- init
+my $before = ::samples((::http('GET', '/metrics'))[2]);
+::edit_conf('proxy_read_timeout 1s;', 'proxy_read_timeout 2s;');
+::reload_nginx();
+my $reloaded = ::samples((::http('GET', '/metrics'))[2]);
+Test::More::is(::changes($before, $reloaded), '',
+               'TEST 14: nothing changed across the reload');
+Test::More::cmp_ok($reloaded->{'tfa_resend_requests_total{outcome="forwarded"}'},
+                   '>=', 9, 'TEST 14: the traffic is still counted');
+my ($status) = ::http('POST', ::pin_path('5' x 32),
+                      "Content-Type: application/json\r\n", '');
+Test::More::is($status, 200, 'TEST 14: one more resend admitted');
+my $after = ::samples((::http('GET', '/metrics'))[2]);
+Test::More::is(::changes($reloaded, $after), <<'_EOC_',
+tfa_resend_call_status_total{call_status="PROCESSING"} +1
+tfa_resend_limit_decisions_total{zone="traffic",decision="passed"} +1
+tfa_resend_requests_total{outcome="forwarded"} +1
+tfa_resend_upstream_response_seconds_bucket{le="+Inf"} +1
+tfa_resend_upstream_response_seconds_count +1
+tfa_resend_upstream_responses_total{code="2xx"} +1
+_EOC_
+    'TEST 14: counted on top of the counts before the reload');
+--- request
+GET /metrics
+--- error_code: 200
+--- timeout: 30
