@@ -129,14 +129,16 @@ static ngx_http_tfa_resend_ctx_t *
 ngx_http_tfa_resend_early_ctx(ngx_http_request_t *r,
     ngx_http_tfa_resend_loc_conf_t *lcf)
 {
-    size_t         len;
-    const u_char  *pin;
+    ngx_http_tfa_resend_path_t  m;
 
-    if (!ngx_http_tfa_resend_parse_uri(r->uri.data, r->uri.len, &pin, &len)) {
+    if (ngx_http_tfa_resend_match_path(r->uri.data, r->uri.len, &m)
+        != NGX_HTTP_TFA_RESEND_PATH_EXACT)
+    {
         return NULL;
     }
 
-    return ngx_http_tfa_resend_create_ctx(r, lcf, pin, len);
+    return ngx_http_tfa_resend_create_ctx(r, lcf, r->uri.data + m.pin_off,
+                                          m.pin_len);
 }
 
 

@@ -37,6 +37,7 @@ typedef struct {
 
     /* interception and credentials */
     struct ngx_http_tfa_resend_pattern_s  *pin_pattern;
+    ngx_uint_t                  pin_case;     /* ..._PIN_CASE_UPPER ... */
     ngx_str_t                   credentials;  /* "Basic ..." or "App ..." */
 
     /* limiter */
@@ -68,9 +69,10 @@ typedef struct {
  */
 
 typedef struct {
-    ngx_str_t                   pin_id;
+    ngx_str_t                   pin_id;           /* folded */
 
     /* interception and credentials */
+    ngx_str_t                   uri;              /* r->uri, pinId folded */
     ngx_http_handler_pt         content_handler;  /* the location's own */
     ngx_int_t                 (*create_request)(ngx_http_request_t *r);
     ngx_int_t                   phase_rc;         /* precontent, re-entered */
