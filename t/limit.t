@@ -1047,12 +1047,12 @@ for my $status (401, 403, 'sleep', 403) {
     }
     print $s "POST /2fa/2/pin/42000000000000000000000000000001/resend/voice HTTP/1.1\r\n"
              . "Host: localhost\r\nContent-Length: 0\r\nX-Mock-Status: $status\r\n\r\n";
-    my $len = 0;
+    my ($len, $body) = (0, '');
     while (defined(my $h = <$s>)) {
         last if $h eq "\r\n";
         $len = $1 if $h =~ /^Content-Length:\s*(\d+)/i;
     }
-    read $s, my $body, $len;
+    read $s, $body, $len;
 }
 close $s;
 Test::More::is(::count_lines($log, $re) - $before, 2,
