@@ -54,6 +54,13 @@ static ngx_command_t  ngx_http_tfa_resend_commands[] = {
       0,
       NULL },
 
+    { ngx_string("tfa_resend_pin_case"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tfa_resend_loc_conf_t, pin_case),
+      &ngx_http_tfa_resend_pin_cases },
+
     { ngx_string("tfa_resend_credentials"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
       ngx_http_tfa_resend_credentials,
@@ -207,6 +214,7 @@ ngx_http_tfa_resend_create_loc_conf(ngx_conf_t *cf)
      */
 
     conf->pin_pattern = NGX_CONF_UNSET_PTR;
+    conf->pin_case = NGX_CONF_UNSET_UINT;
 
     /* limiter */
 

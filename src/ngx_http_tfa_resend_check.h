@@ -85,8 +85,9 @@ unsigned char *ngx_http_tfa_resend_fold_pin(unsigned char *dst,
     const unsigned char *src, size_t len, ngx_http_tfa_resend_pin_case_e mode);
 
 /*
- * The whole-URI parser the handler calls today, kept as it is until the
- * handler moves to ngx_http_tfa_resend_match_path().
+ * The whole-URI parser the handler called before it moved to
+ * ngx_http_tfa_resend_match_path(); the module no longer calls it, the
+ * path fuzzer still holds the matcher to it.
  *
  * Returns 1 if the decoded URI is exactly "/2fa/1/pin/{pinId}/resend/voice"
  * or "/2fa/2/pin/{pinId}/resend/voice", and points *pin / *pin_len at the

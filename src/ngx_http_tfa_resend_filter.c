@@ -28,6 +28,8 @@ static ngx_int_t ngx_http_tfa_resend_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_http_tfa_resend_ctx_t *ngx_http_tfa_resend_early_ctx(
     ngx_http_request_t *r, ngx_http_tfa_resend_loc_conf_t *lcf);
+static void ngx_http_tfa_resend_log_refused(ngx_http_request_t *r,
+    ngx_http_tfa_resend_loc_conf_t *lcf, ngx_uint_t status);
 static ngx_int_t ngx_http_tfa_resend_nginx_answer(ngx_http_request_t *r,
     ngx_http_tfa_resend_ctx_t *ctx, ngx_uint_t status,
     ngx_http_tfa_resend_canonical_t *c);
@@ -73,13 +75,23 @@ ngx_http_tfa_resend_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    if (ctx->own_response || !lcf->normalize) {
-        ngx_http_tfa_resend_count(r, ctx,
-                                  ctx->own_response || r->err_status);
+    if (ctx->own_response) {
+        ngx_http_tfa_resend_count(r, ctx, 1);
         return ngx_http_next_header_filter(r);
     }
 
     status = r->headers_out.status;
+
+    if (r->upstream && !r->err_status
+        && (status == NGX_HTTP_UNAUTHORIZED || status == NGX_HTTP_FORBIDDEN))
+    {
+        ngx_http_tfa_resend_log_refused(r, lcf, status);
+    }
+
+    if (!lcf->normalize) {
+        ngx_http_tfa_resend_count(r, ctx, r->err_status);
+        return ngx_http_next_header_filter(r);
+    }
 
     if (r->err_status) {
 
@@ -140,14 +152,41 @@ static ngx_http_tfa_resend_ctx_t *
 ngx_http_tfa_resend_early_ctx(ngx_http_request_t *r,
     ngx_http_tfa_resend_loc_conf_t *lcf)
 {
-    size_t         len;
-    const u_char  *pin;
+    ngx_http_tfa_resend_path_t  m;
 
-    if (!ngx_http_tfa_resend_parse_uri(r->uri.data, r->uri.len, &pin, &len)) {
+    if (ngx_http_tfa_resend_match_path(r->uri.data, r->uri.len, &m)
+        != NGX_HTTP_TFA_RESEND_PATH_EXACT)
+    {
         return NULL;
     }
 
-    return ngx_http_tfa_resend_create_ctx(r, lcf, pin, len);
+    return ngx_http_tfa_resend_create_ctx(r, lcf, r->uri.data + m.pin_off,
+                                          m.pin_len);
+}
+
+
+/*
+ * The upstream refused the gateway itself: its credentials (rotated,
+ * revoked, or of an account without the right) rather than the client's
+ * request.  Once a second per location at the most in each worker, so
+ * that a wrong secret does not flood the log; the secret is never named.
+ */
+
+static void
+ngx_http_tfa_resend_log_refused(ngx_http_request_t *r,
+    ngx_http_tfa_resend_loc_conf_t *lcf, ngx_uint_t status)
+{
+    if (lcf->refused_logged == ngx_time()) {
+        return;
+    }
+
+    lcf->refused_logged = ngx_time();
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "tfa_resend: the upstream answered %ui to a resend: "
+                  "likely a problem with the gateway's credentials "
+                  "(tfa_resend_credentials), not the client's request "
+                  "(logged once a second at most)", status);
 }
 
 

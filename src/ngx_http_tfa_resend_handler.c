@@ -6,8 +6,9 @@
  *
  * A precontent phase handler picks the requests of the resend shape in a
  * location with tfa_resend on, refuses what the upstream must never see
- * (another method, a pinId that does not match tfa_resend_pin_pattern, a
- * body that is not the documented JSON object), reads and checks the body
+ * (another path that names /resend/voice, another method, a pinId that
+ * does not match tfa_resend_pin_pattern once its case is folded, a body
+ * that is not the documented JSON object), reads and checks the body
  * (like the mirror module, which reads it in the same phase), then puts a
  * wrapper in place of the location's content handler (proxy_pass): the
  * wrapper injects the configured credentials while the upstream request is
@@ -30,6 +31,10 @@
 
 static ngx_int_t ngx_http_tfa_resend_precontent_handler(
     ngx_http_request_t *r);
+static const char *ngx_http_tfa_resend_near_miss(ngx_http_request_t *r,
+    ngx_http_tfa_resend_path_e class, ngx_http_tfa_resend_path_t *m);
+static ngx_int_t ngx_http_tfa_resend_set_uri(ngx_http_request_t *r,
+    ngx_http_tfa_resend_ctx_t *ctx, ngx_http_tfa_resend_path_t *m);
 static void ngx_http_tfa_resend_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tfa_resend_check_request_body(
     ngx_http_request_t *r);
@@ -45,15 +50,24 @@ static ngx_int_t ngx_http_tfa_resend_add_pattern_cleanup(ngx_conf_t *cf,
     ngx_http_tfa_resend_pattern_t *p);
 
 
+ngx_conf_enum_t  ngx_http_tfa_resend_pin_cases[] = {
+    { ngx_string("upper"), NGX_HTTP_TFA_RESEND_PIN_CASE_UPPER },
+    { ngx_string("lower"), NGX_HTTP_TFA_RESEND_PIN_CASE_LOWER },
+    { ngx_string("off"), NGX_HTTP_TFA_RESEND_PIN_CASE_OFF },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_int_t
 ngx_http_tfa_resend_precontent_handler(ngx_http_request_t *r)
 {
-    size_t                           len;
     ngx_int_t                        rc;
     ngx_uint_t                       valid;
+    const char                      *reason;
     ngx_table_elt_t                 *h;
-    const u_char                    *pin;
     ngx_http_tfa_resend_ctx_t       *ctx;
+    ngx_http_tfa_resend_path_e       class;
+    ngx_http_tfa_resend_path_t       m;
     ngx_http_tfa_resend_loc_conf_t  *lcf;
 
     if (r != r->main) {
@@ -82,19 +96,47 @@ ngx_http_tfa_resend_precontent_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (!ngx_http_tfa_resend_parse_uri(r->uri.data, r->uri.len, &pin, &len)) {
-        return NGX_DECLINED;
+    /*
+     * The resend's shape at the end of the URI, behind whatever prefix a
+     * location mount or a rewrite put there.  Anything else that names
+     * /resend/voice is refused: an upstream router that ignores case or
+     * trailing slashes could take it for the resend, unchecked.
+     */
+
+    class = ngx_http_tfa_resend_match_path(r->uri.data, r->uri.len, &m);
+
+    if (class != NGX_HTTP_TFA_RESEND_PATH_EXACT) {
+        reason = ngx_http_tfa_resend_near_miss(r, class, &m);
+
+        if (reason == NULL) {
+            return NGX_DECLINED;
+        }
+
+        ctx = ngx_http_tfa_resend_create_ctx(r, lcf, NULL, 0);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->phase_rc = NGX_DONE;
+
+        return ngx_http_tfa_resend_refuse(r, NGX_HTTP_BAD_REQUEST,
+                                          "BAD_REQUEST", reason);
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tfa_resend: intercepting \"%V\"", &r->uri);
 
-    ctx = ngx_http_tfa_resend_create_ctx(r, lcf, pin, len);
+    ctx = ngx_http_tfa_resend_create_ctx(r, lcf, r->uri.data + m.pin_off,
+                                         m.pin_len);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ctx->phase_rc = NGX_DONE;
+
+    if (ngx_http_tfa_resend_set_uri(r, ctx, &m) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     valid = (ctx->pin_id.len != 0);
 
@@ -137,6 +179,86 @@ ngx_http_tfa_resend_precontent_handler(ngx_http_request_t *r)
 
     ngx_http_finalize_request(r, NGX_DONE);
     return NGX_DONE;
+}
+
+
+/*
+ * A URI that is not of the resend's shape: the reason to refuse it, or
+ * NULL to leave it alone.  The client's own path counts too (what it sent
+ * before nginx decoded and merged it, or a rewrite replaced it): nginx's
+ * normalizing hides some spellings ("/resend/voice/.."), decoding shows
+ * others ("/resend%2Fvoice").
+ */
+
+static const char *
+ngx_http_tfa_resend_near_miss(ngx_http_request_t *r,
+    ngx_http_tfa_resend_path_e class, ngx_http_tfa_resend_path_t *m)
+{
+    u_char                      *q;
+    size_t                       len;
+    ngx_http_tfa_resend_path_t   raw;
+
+    if (class == NGX_HTTP_TFA_RESEND_PATH_NEAR_MISS) {
+        return m->reason;
+    }
+
+    len = r->unparsed_uri.len;
+
+    q = len ? ngx_strlchr(r->unparsed_uri.data, r->unparsed_uri.data + len,
+                          '?')
+            : NULL;
+
+    if (q) {
+        len = q - r->unparsed_uri.data;
+    }
+
+    switch (ngx_http_tfa_resend_match_path(r->unparsed_uri.data, len, &raw)) {
+
+    case NGX_HTTP_TFA_RESEND_PATH_NEAR_MISS:
+        return raw.reason;
+
+    case NGX_HTTP_TFA_RESEND_PATH_EXACT:
+        return "not a resend path once normalized: "
+               "/2fa/{1|2}/pin/{pinId}/resend/voice expected";
+
+    default:
+        return NULL;
+    }
+}
+
+
+/*
+ * The URI the upstream request is built from: r->uri with the folded
+ * pinId, in a copy of the request's own (r->uri.data may point into the
+ * client's header buffer); r->uri itself when folding changed nothing.
+ */
+
+static ngx_int_t
+ngx_http_tfa_resend_set_uri(ngx_http_request_t *r,
+    ngx_http_tfa_resend_ctx_t *ctx, ngx_http_tfa_resend_path_t *m)
+{
+    u_char  *p;
+
+    ctx->uri = r->uri;
+
+    if (ctx->pin_id.len != m->pin_len
+        || ngx_memcmp(ctx->pin_id.data, r->uri.data + m->pin_off, m->pin_len)
+           == 0)
+    {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, r->uri.len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, r->uri.data, r->uri.len);
+    ngx_memcpy(p + m->pin_off, ctx->pin_id.data, m->pin_len);
+
+    ctx->uri.data = p;
+
+    return NGX_OK;
 }
 
 
@@ -377,6 +499,7 @@ static ngx_int_t
 ngx_http_tfa_resend_content_handler(ngx_http_request_t *r)
 {
     ngx_int_t                        rc;
+    ngx_str_t                        uri;
     ngx_http_upstream_t             *u;
     ngx_http_tfa_resend_ctx_t       *ctx;
     ngx_http_tfa_resend_saved_t      saved;
@@ -390,9 +513,15 @@ ngx_http_tfa_resend_content_handler(ngx_http_request_t *r)
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_tfa_resend_module);
 
+    /* proxy_pass builds the upstream's path from the folded pinId */
+
+    uri = r->uri;
+    r->uri = ctx->uri;
+
     if (ngx_http_tfa_resend_inject_credentials(r, &lcf->credentials, &saved)
         != NGX_OK)
     {
+        r->uri = uri;
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -403,6 +532,8 @@ ngx_http_tfa_resend_content_handler(ngx_http_request_t *r)
     rc = ctx->content_handler(r);
 
     ngx_http_tfa_resend_restore_request(r, &saved);
+
+    r->uri = uri;
 
     u = r->upstream;
 
@@ -424,6 +555,7 @@ static ngx_int_t
 ngx_http_tfa_resend_create_request(ngx_http_request_t *r)
 {
     ngx_int_t                        rc;
+    ngx_str_t                        uri;
     ngx_http_tfa_resend_ctx_t       *ctx;
     ngx_http_tfa_resend_saved_t      saved;
     ngx_http_tfa_resend_loc_conf_t  *lcf;
@@ -436,15 +568,21 @@ ngx_http_tfa_resend_create_request(ngx_http_request_t *r)
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_tfa_resend_module);
 
+    uri = r->uri;
+    r->uri = ctx->uri;
+
     if (ngx_http_tfa_resend_inject_credentials(r, &lcf->credentials, &saved)
         != NGX_OK)
     {
+        r->uri = uri;
         return NGX_ERROR;
     }
 
     rc = ctx->create_request(r);
 
     ngx_http_tfa_resend_restore_request(r, &saved);
+
+    r->uri = uri;
 
     return rc;
 }
@@ -495,6 +633,8 @@ ngx_http_tfa_resend_merge_intercept_conf(ngx_conf_t *cf,
     ngx_http_tfa_resend_main_conf_t  *mcf;
 
     ngx_conf_merge_ptr_value(conf->pin_pattern, prev->pin_pattern, NULL);
+    ngx_conf_merge_uint_value(conf->pin_case, prev->pin_case,
+                              NGX_HTTP_TFA_RESEND_PIN_CASE_UPPER);
 
     if (conf->credentials.data == NULL) {
         conf->credentials = prev->credentials;

@@ -16,6 +16,10 @@
 
 
 /* registers the precontent phase handler (postconfiguration) */
+/* tfa_resend_pin_case upper | lower | off */
+extern ngx_conf_enum_t  ngx_http_tfa_resend_pin_cases[];
+
+
 ngx_int_t ngx_http_tfa_resend_handler_init(ngx_conf_t *cf);
 
 /* tfa_resend_pin_pattern REGEX */

@@ -342,12 +342,14 @@ ngx_http_tfa_resend_limit_done(ngx_http_tfa_resend_store_op_t *op)
 
 
 /*
- * The end of an admitted request: when the upstream answered 5xx, or never
- * answered (nginx records 502 or 504 as its status then), no call was
- * placed, and the admission is taken back.  So too when its answer could
- * not be used (cut short, too large, compressed, badly framed): the
- * upstream's status may say 200, but the client got the gateway's 502 or
- * 504 and will try again.
+ * The end of an admitted request.  A call was placed only if the upstream
+ * accepted it: any status but 2xx (a 4xx refusal, the gateway's own
+ * credentials refused, a 429 of the upstream's own limit) or none at all
+ * (nginx's 502 or 504: the upstream was not reached or did not answer)
+ * means it was not, and the admission is taken back.  A 2xx is never
+ * taken back, whatever became of its body: the call is paid for.  A
+ * request whose upstream never got to say anything (the client went away
+ * first, status 0) keeps its admission: the call may have been placed.
  */
 
 static void
@@ -355,7 +357,7 @@ ngx_http_tfa_resend_limit_refund(void *data)
 {
     ngx_http_tfa_resend_limit_admission_t  *adm = data;
 
-    ngx_uint_t                   status, sent;
+    ngx_uint_t                   i, status, sent;
     ngx_http_request_t          *r;
     ngx_http_upstream_state_t   *state;
     ngx_http_tfa_resend_store_t *store;
@@ -368,17 +370,25 @@ ngx_http_tfa_resend_limit_refund(void *data)
     }
 
     state = r->upstream_states->elts;
+
+    for (i = 0; i < r->upstream_states->nelts; i++) {
+        if (state[i].status >= NGX_HTTP_OK
+            && state[i].status < NGX_HTTP_SPECIAL_RESPONSE)
+        {
+            return;
+        }
+    }
+
     status = state[r->upstream_states->nelts - 1].status;
     sent = r->headers_out.status;
 
-    if (status < NGX_HTTP_INTERNAL_SERVER_ERROR
-        && sent < NGX_HTTP_INTERNAL_SERVER_ERROR)
-    {
+    if (status == 0) {
         return;
     }
 
     adm->op.done = NULL;
     adm->op.pool = NULL;
+    adm->op.now = ngx_current_msec;
 
     (void) store->type->refund(store, &adm->op);
 

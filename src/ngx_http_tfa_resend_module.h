@@ -37,6 +37,7 @@ typedef struct {
 
     /* interception and credentials */
     struct ngx_http_tfa_resend_pattern_s  *pin_pattern;
+    ngx_uint_t                  pin_case;     /* ..._PIN_CASE_UPPER ... */
     ngx_str_t                   credentials;  /* "Basic ..." or "App ..." */
 
     /* limiter */
@@ -50,6 +51,8 @@ typedef struct {
     ngx_flag_t                  normalize;
     size_t                      max_response_size;
     struct ngx_http_tfa_resend_status_map_s  *status_map;  /* or NULL */
+    time_t                      refused_logged;  /* an upstream 401/403,
+                                                    this worker's last */
 } ngx_http_tfa_resend_loc_conf_t;
 
 
@@ -68,9 +71,10 @@ typedef struct {
  */
 
 typedef struct {
-    ngx_str_t                   pin_id;
+    ngx_str_t                   pin_id;           /* folded */
 
     /* interception and credentials */
+    ngx_str_t                   uri;              /* r->uri, pinId folded */
     ngx_http_handler_pt         content_handler;  /* the location's own */
     ngx_int_t                 (*create_request)(ngx_http_request_t *r);
     ngx_int_t                   phase_rc;         /* precontent, re-entered */

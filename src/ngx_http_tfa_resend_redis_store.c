@@ -29,8 +29,9 @@
  *
  * A command that timed out is still answered later: if that late answer
  * is an admission and the resend was not let through meanwhile, it is
- * taken back (ZREM), so a slow Redis never uses up quota for calls that
- * were not placed.  So too when the request went away while it waited.
+ * taken back, so a slow Redis never uses up quota for calls that were not
+ * placed.  So too when the request went away while it waited.  A pinId
+ * left with no admission by a take-back has its key deleted at once.
  */
 
 
@@ -165,6 +166,31 @@ const ngx_str_t  ngx_http_tfa_resend_redis_script = ngx_string(
     "  end\n"
     "end\n"
     "return out\n");
+
+
+/*
+ * Takes back one admission: KEYS[1] the pinId's key, ARGV[1] its member,
+ * ARGV[2] the window in ms.  Nothing is kept for what was taken back: the
+ * admissions that left the window go too, and a key with none left is
+ * deleted, so resends of pinIds the upstream does not know leave nothing
+ * behind; one with some left expires one window after its newest.  Sent
+ * with EVAL, and rarely: Redis keeps the compiled script all the same.
+ */
+
+static const ngx_str_t  ngx_http_tfa_resend_redis_refund_script = ngx_string(
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
+    "local key, window = KEYS[1], tonumber(ARGV[2])\n"
+    "if redis.call('ZREM', key, ARGV[1]) == 0 then return 0 end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "redis.call('ZREMRANGEBYSCORE', key, '-inf', tostring(now - window))\n"
+    "local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')\n"
+    "if #last == 0 then\n"
+    "  redis.call('DEL', key)\n"
+    "else\n"
+    "  redis.call('PEXPIRE', key, tostring(tonumber(last[2]) + window - now))\n"
+    "end\n"
+    "return 1\n");
 
 
 static const char  *ngx_http_tfa_resend_redis_effects[] = {
@@ -696,28 +722,38 @@ ngx_http_tfa_resend_redis_parse(ngx_http_tfa_resend_redis_t *rd,
 }
 
 
-/* ZREM of one admission, "time-nonce"; nothing waits for the answer */
+/*
+ * Takes back one admission, member "time-nonce", by the refund script;
+ * nothing waits for the answer
+ */
 
 static void
 ngx_http_tfa_resend_redis_take_back(ngx_http_tfa_resend_redis_t *rd,
     u_char *key, size_t len, uint64_t stamp, uint64_t nonce)
 {
     u_char       member[NGX_INT64_LEN + 1 + 16];
-    size_t       argvlen[3];
-    const char  *argv[3];
+    u_char       window[NGX_INT64_LEN];
+    size_t       argvlen[6];
+    const char  *argv[6];
 
     if (rd->conn.ac == NULL) {
         return;
     }
 
-    argv[0] = "ZREM";
-    argvlen[0] = sizeof("ZREM") - 1;
-    argv[1] = (const char *) key;
-    argvlen[1] = len;
-    argv[2] = (const char *) member;
-    argvlen[2] = ngx_sprintf(member, "%uL-%016xL", stamp, nonce) - member;
+    argv[0] = "EVAL";
+    argvlen[0] = sizeof("EVAL") - 1;
+    argv[1] = (const char *) ngx_http_tfa_resend_redis_refund_script.data;
+    argvlen[1] = ngx_http_tfa_resend_redis_refund_script.len;
+    argv[2] = "1";
+    argvlen[2] = 1;
+    argv[3] = (const char *) key;
+    argvlen[3] = len;
+    argv[4] = (const char *) member;
+    argvlen[4] = ngx_sprintf(member, "%uL-%016xL", stamp, nonce) - member;
+    argv[5] = (const char *) window;
+    argvlen[5] = ngx_sprintf(window, "%M", rd->store->window) - window;
 
-    if (redisAsyncCommandArgv(rd->conn.ac, NULL, NULL, 3, argv, argvlen)
+    if (redisAsyncCommandArgv(rd->conn.ac, NULL, NULL, 6, argv, argvlen)
         != REDIS_OK)
     {
         ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,

@@ -30,6 +30,7 @@ ngx_http_tfa_resend_ctx_t *
 ngx_http_tfa_resend_create_ctx(ngx_http_request_t *r,
     ngx_http_tfa_resend_loc_conf_t *lcf, const u_char *pin, size_t len)
 {
+    u_char                     *p;
     ngx_http_tfa_resend_ctx_t  *ctx;
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_tfa_resend_ctx_t));
@@ -39,16 +40,26 @@ ngx_http_tfa_resend_create_ctx(ngx_http_request_t *r,
 
     ngx_http_set_ctx(r, ctx, ngx_http_tfa_resend_module);
 
-    /* $tfa_resend_pin_id and the canonical body carry only a valid pinId */
+    if (len == 0) {
+        return ctx;
+    }
 
-    if (len && ngx_http_tfa_resend_pattern_match(lcf->pin_pattern, pin, len))
-    {
-        ctx->pin_id.data = ngx_pnalloc(r->pool, len);
-        if (ctx->pin_id.data == NULL) {
-            return NULL;
-        }
+    /*
+     * The pinId is folded (tfa_resend_pin_case) before anything reads it:
+     * one pinId is one count whatever the case it was sent in.
+     * $tfa_resend_pin_id and the canonical body carry only a valid pinId.
+     */
 
-        ngx_memcpy(ctx->pin_id.data, pin, len);
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_http_tfa_resend_fold_pin(p, pin, len,
+                              (ngx_http_tfa_resend_pin_case_e) lcf->pin_case);
+
+    if (ngx_http_tfa_resend_pattern_match(lcf->pin_pattern, p, len)) {
+        ctx->pin_id.data = p;
         ctx->pin_id.len = len;
     }
 

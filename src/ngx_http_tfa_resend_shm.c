@@ -731,12 +731,18 @@ ngx_http_tfa_resend_shm_refund(ngx_http_tfa_resend_store_t *store,
                         (sn->count - i - 1) * sizeof(uint32_t));
             sn->count--;
 
-            if (sn->count == 0) {
-                ngx_http_tfa_resend_shm_free_node(shm, sn);
-            }
-
             break;
         }
+    }
+
+    /*
+     * Nothing is kept for what was taken back: a pinId left with no
+     * admission in its window goes at once, so that resends of pinIds the
+     * upstream does not know (refused, refunded) cannot fill the zone.
+     */
+
+    if (ngx_http_tfa_resend_shm_prune(sn, op->now, store->window) == 0) {
+        ngx_http_tfa_resend_shm_free_node(shm, sn);
     }
 
 done:

@@ -29,7 +29,7 @@ use Exporter 'import';
 
 our @EXPORT = qw(nginx_t free_port secret_file sleep_until count_lines
                  add_no_error_log canonical_ok refusal mock_infobip
-                 resend burst
+                 resend burst flood
                  resp read_reply redis redis_start redis_stop redis_block);
 our @EXPORT_OK = qw(reload_nginx edit_conf);
 
@@ -165,7 +165,8 @@ sub refusal {
 # An nginx server block (for --- http_config) on $port that answers like
 # the real API and writes one line per resend it received to logs/mock.log
 # ("PINID STATUS"), which a location of the gateway can read back.  A
-# request with X-Mock-Status: 500 makes it fail.  rate_headers => 1: it
+# request with X-Mock-Status: 500 makes it fail; 401, 403, 404 or 429 makes
+# it refuse the call as the API does.  rate_headers => 1: it
 # sends rate limit headers of its own, which the gateway must replace with
 # its limiter's.
 
@@ -196,6 +197,22 @@ $rate
 
             if (\$http_x_mock_status = 500) {
                 return 500 '{"requestError":{"serviceException":{"messageId":"GENERAL_ERROR","text":"mock failure"}}}';
+            }
+
+            if (\$http_x_mock_status = 401) {
+                return 401 '{"requestError":{"serviceException":{"messageId":"UNAUTHORIZED","text":"Invalid login details"}}}';
+            }
+
+            if (\$http_x_mock_status = 403) {
+                return 403 '{"requestError":{"serviceException":{"messageId":"FORBIDDEN","text":"Forbidden"}}}';
+            }
+
+            if (\$http_x_mock_status = 404) {
+                return 404 '{"requestError":{"serviceException":{"messageId":"NOT_FOUND","text":"Pin not found"}}}';
+            }
+
+            if (\$http_x_mock_status = 429) {
+                return 429 '{"requestError":{"serviceException":{"messageId":"TOO_MANY_REQUESTS","text":"Too many requests"}}}';
             }
 
             return 200 '{"pinId":"\$pin","to":"41793026727","callStatus":"PENDING_ACCEPTED"}';
@@ -257,6 +274,49 @@ sub burst {
         my $r = <$s> // '';
         close $s;
         $n{ $r =~ m{^HTTP/1\.1 (\d{3})} ? $1 : 'none' }++;
+    }
+
+    return join ', ', map { "$_ x$n{$_}" } sort keys %n;
+}
+
+
+# $n resends of random well-formed pinIds, each new, over keep-alive
+# connections, with X-Mock-Status: $mock (404: pinIds the upstream does not
+# know).  Returns the status codes as "404 x700".
+sub flood {
+    my ($port, $prefix, $n, $mock) = @_;
+    my ($s, %n);
+
+    for (1 .. $n) {
+        $s //= IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                     PeerPort => $port, Proto => 'tcp',
+                                     Timeout => 10)
+            or die "connect to $port: $!";
+
+        my $pin = join '', map { sprintf '%08X', int rand 2**32 } 1 .. 4;
+
+        print $s "POST $prefix/2fa/2/pin/$pin/resend/voice HTTP/1.1\r\n"
+                 . "Host: localhost\r\nContent-Length: 0\r\n"
+                 . "X-Mock-Status: $mock\r\n\r\n";
+
+        my $line = <$s> // die "flood: no answer for $pin";
+        my ($status) = $line =~ m{^HTTP/1\.1 (\d{3})};
+        my ($len, $close) = (0, 0);
+
+        while (defined(my $h = <$s>)) {
+            last if $h eq "\r\n";
+            $len = $1 if $h =~ /^Content-Length:\s*(\d+)/i;
+            $close = 1 if $h =~ /^Connection:\s*close/i;
+        }
+
+        read $s, my $body, $len if $len;
+
+        if ($close) {
+            close $s;
+            undef $s;
+        }
+
+        $n{$status // 'none'}++;
     }
 
     return join ', ', map { "$_ x$n{$_}" } sort keys %n;

@@ -1,12 +1,14 @@
 # Upstream faults: whatever the upstream does wrong, the client
 # of an intercepted resend gets the canonical 502/504 body whole (never a
 # part of the upstream's answer), the worker survives, the next request is
-# served, and with tfa_resend_limit_refund on the admission is taken back.
+# served, and with tfa_resend_limit_refund on the admission is taken back
+# when no call was placed (no status, or not 2xx), never when the upstream
+# said 2xx, whatever became of its body.
 #
 # Each block sends two requests for one pinId in a zone of rate=2/1m: the
 # first to a location whose upstream misbehaves, the second to a location
 # (same zone, same pinId) whose upstream answers well.  Without a refund
-# the second would leave X-RateLimit-Remaining: 0; with it, 1.
+# the second leaves X-RateLimit-Remaining: 0; with it, 1.
 #
 # Upstreams (ports 1995-1998 are this file's own):
 #   1995  the embedded TCP server of a block (tcp_listen/tcp_reply)
@@ -328,20 +330,20 @@ __DATA__
 
 
 
-=== TEST 6: reset mid-body: canonical 502, none of the 30 bytes, refunded
+=== TEST 6: reset mid-body: canonical 502, none of the 30 bytes, counted: the upstream's 200 placed the call
 --- config eval: ::gateway(1997)
 --- request eval: ::requests(::pin(0x6A2))
 --- error_code eval: [502, 200]
 --- response_headers eval
 ["Content-Type: application/json\nX-RateLimit-Remaining: 1",
- "X-RateLimit-Remaining: 1"]
+ "X-RateLimit-Remaining: 0"]
 --- response_body eval
 [::canonical_error(::pin(0x6A2), 'UPSTREAM_ERROR', 'upstream answer was cut short'),
  ::canonical_ok(::pin(0x6A2))]
 
 
 
-=== TEST 7: Content-Length promises more than the truncated JSON: canonical 502, refunded
+=== TEST 7: Content-Length promises more than the truncated JSON: canonical 502, counted: the upstream's 200 placed the call
 --- config eval: ::gateway(1995)
 --- tcp_listen: 1995
 --- tcp_reply eval
@@ -350,14 +352,14 @@ __DATA__
 --- error_code eval: [502, 200]
 --- response_headers eval
 ["Content-Type: application/json\nX-RateLimit-Remaining: 1",
- "X-RateLimit-Remaining: 1"]
+ "X-RateLimit-Remaining: 0"]
 --- response_body eval
 [::canonical_error(::pin(0x70), 'UPSTREAM_ERROR', 'upstream answer was cut short'),
  ::canonical_ok(::pin(0x70))]
 
 
 
-=== TEST 8: truncated JSON that the Content-Length agrees with: not JSON, canonical 502, refunded
+=== TEST 8: truncated JSON that the Content-Length agrees with: not JSON, canonical 502, counted: the upstream's 200 placed the call
 --- config eval: ::gateway(1995)
 --- tcp_listen: 1995
 --- tcp_reply eval
@@ -366,7 +368,7 @@ __DATA__
 --- error_code eval: [502, 200]
 --- response_headers eval
 ["Content-Type: application/json\nX-RateLimit-Remaining: 1",
- "X-RateLimit-Remaining: 1"]
+ "X-RateLimit-Remaining: 0"]
 --- response_body eval
 [::canonical_error(::pin(0x80), 'UPSTREAM_ERROR', 'upstream answer is not valid JSON'),
  ::canonical_ok(::pin(0x80))]
@@ -386,13 +388,13 @@ __DATA__
 
 
 
-=== TEST 10: dripped, then stalled past proxy_read_timeout mid-body: canonical 504, nothing partial, refunded
+=== TEST 10: dripped, then stalled past proxy_read_timeout mid-body: canonical 504, nothing partial, counted: the upstream's 200 placed the call
 --- config eval: ::gateway(1997)
 --- request eval: ::requests(::pin(0xAA4))
 --- error_code eval: [504, 200]
 --- response_headers eval
 ["Content-Type: application/json\nX-RateLimit-Remaining: 1",
- "X-RateLimit-Remaining: 1"]
+ "X-RateLimit-Remaining: 0"]
 --- response_body eval
 [::canonical_error(::pin(0xAA4), 'UPSTREAM_TIMEOUT', 'upstream did not answer in time'),
  ::canonical_ok(::pin(0xAA4))]
@@ -400,7 +402,7 @@ __DATA__
 
 
 
-=== TEST 11: 1 MB answer: canonical 502, none of it passed on, refunded
+=== TEST 11: 1 MB answer: canonical 502, none of it passed on, counted: the upstream's 200 placed the call
 --- config eval: ::gateway(1995)
 --- tcp_listen: 1995
 --- tcp_reply eval
@@ -410,14 +412,14 @@ __DATA__
 --- error_code eval: [502, 200]
 --- response_headers eval
 ["Content-Type: application/json\nX-RateLimit-Remaining: 1",
- "X-RateLimit-Remaining: 1"]
+ "X-RateLimit-Remaining: 0"]
 --- response_body eval
 [::canonical_error(::pin(0xB0), 'UPSTREAM_ERROR', 'upstream answer is larger than tfa_resend_max_response_size'),
  ::canonical_ok(::pin(0xB0))]
 
 
 
-=== TEST 12: 1 MB chunked answer, no length announced: canonical 502, refunded
+=== TEST 12: 1 MB chunked answer, no length announced: canonical 502, counted: the upstream's 200 placed the call
 --- config eval: ::gateway(1995, 'proxy_http_version 1.1;')
 --- tcp_listen: 1995
 --- tcp_reply eval
@@ -428,14 +430,14 @@ my $chunk = sprintf("%x\r\n%s\r\n", 65536, 'y' x 65536);
 --- error_code eval: [502, 200]
 --- response_headers eval
 ["Content-Type: application/json\nX-RateLimit-Remaining: 1",
- "X-RateLimit-Remaining: 1"]
+ "X-RateLimit-Remaining: 0"]
 --- response_body eval
 [::canonical_error(::pin(0xC0), 'UPSTREAM_ERROR', 'upstream answer is larger than tfa_resend_max_response_size'),
  ::canonical_ok(::pin(0xC0))]
 
 
 
-=== TEST 13: gzip it was not asked for: canonical 502, no Content-Encoding, refunded
+=== TEST 13: gzip it was not asked for: canonical 502, no Content-Encoding, counted: the upstream's 200 placed the call
 --- config eval: ::gateway(1995)
 --- tcp_listen: 1995
 --- tcp_reply eval
@@ -445,14 +447,14 @@ my $chunk = sprintf("%x\r\n%s\r\n", 65536, 'y' x 65536);
 --- error_code eval: [502, 200]
 --- response_headers eval
 ["Content-Type: application/json\n!Content-Encoding\nX-RateLimit-Remaining: 1",
- "X-RateLimit-Remaining: 1"]
+ "X-RateLimit-Remaining: 0"]
 --- response_body eval
 [::canonical_error(::pin(0xD0), 'UPSTREAM_ERROR', 'upstream answer is compressed'),
  ::canonical_ok(::pin(0xD0))]
 
 
 
-=== TEST 14: invalid chunked framing: canonical 502, nothing of the first chunk, refunded
+=== TEST 14: invalid chunked framing: canonical 502, nothing of the first chunk, counted: the upstream's 200 placed the call
 --- config eval: ::gateway(1995, 'proxy_http_version 1.1;')
 --- tcp_listen: 1995
 --- tcp_reply eval
@@ -462,14 +464,14 @@ my $chunk = sprintf("%x\r\n%s\r\n", 65536, 'y' x 65536);
 --- error_code eval: [502, 200]
 --- response_headers eval
 ["Content-Type: application/json\nX-RateLimit-Remaining: 1",
- "X-RateLimit-Remaining: 1"]
+ "X-RateLimit-Remaining: 0"]
 --- response_body eval
 [::canonical_error(::pin(0xE0), 'UPSTREAM_ERROR', 'upstream answer was cut short'),
  ::canonical_ok(::pin(0xE0))]
 
 
 
-=== TEST 15: chunked framing whose size overruns the body: canonical 502, refunded
+=== TEST 15: chunked framing whose size overruns the body: canonical 502, counted: the upstream's 200 placed the call
 --- config eval: ::gateway(1995, 'proxy_http_version 1.1;')
 --- tcp_listen: 1995
 --- tcp_reply eval
@@ -479,7 +481,7 @@ my $chunk = sprintf("%x\r\n%s\r\n", 65536, 'y' x 65536);
 --- error_code eval: [502, 200]
 --- response_headers eval
 ["Content-Type: application/json\nX-RateLimit-Remaining: 1",
- "X-RateLimit-Remaining: 1"]
+ "X-RateLimit-Remaining: 0"]
 --- response_body eval
 [::canonical_error(::pin(0xF0), 'UPSTREAM_ERROR', 'upstream answer was cut short'),
  ::canonical_ok(::pin(0xF0))]
@@ -505,7 +507,7 @@ my $chunk = sprintf("%x\r\n%s\r\n", 65536, 'y' x 65536);
 
 
 
-=== TEST 17: two responses, the first without a length: the whole rest is its body, not JSON: canonical 502, refunded
+=== TEST 17: two responses, the first without a length: the whole rest is its body, not JSON: canonical 502, counted: the upstream's 200 placed the call
 --- config eval: ::gateway(1995)
 --- tcp_listen: 1995
 --- tcp_reply eval
@@ -516,7 +518,7 @@ my $chunk = sprintf("%x\r\n%s\r\n", 65536, 'y' x 65536);
 --- error_code eval: [502, 200]
 --- response_headers eval
 ["Content-Type: application/json\nX-RateLimit-Remaining: 1",
- "X-RateLimit-Remaining: 1"]
+ "X-RateLimit-Remaining: 0"]
 --- response_body eval
 [::canonical_error(::pin(0x110), 'UPSTREAM_ERROR', 'upstream answer is not valid JSON'),
  ::canonical_ok(::pin(0x110))]

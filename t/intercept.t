@@ -178,7 +178,7 @@ POST //2fa/2/pin/../pin/%39C817C6F8AF3D48F9FE553282AFA2B67/./resend/voice?pinId=
 
 
 
-=== TEST 5: upstream view: whatever tfa_resend_pin_pattern lets through is sent escaped, raw bytes too
+=== TEST 5: upstream view: whatever tfa_resend_pin_pattern lets through is sent escaped, raw bytes too, its ASCII letters in upper case
 --- config
     location /2fa/ {
         tfa_resend on;
@@ -193,7 +193,7 @@ Connection: close\r
 \r
 "
 --- tcp_query eval
-::upstream_request("/2fa/2/pin/Zo%C3%ABx/resend/voice", '',
+::upstream_request("/2fa/2/pin/ZO%C3%ABX/resend/voice", '',
     "Authorization: $::ours")
 --- tcp_reply eval: ::infobip_reply()
 --- error_code: 200
@@ -433,7 +433,7 @@ X-Pin-Id: 9C817C6F8AF3D48F9FE553282AFA2B67
 
 
 
-=== TEST 16: a lower-case hex pinId is valid; tfa_resend_pin_pattern replaces the default
+=== TEST 16: a lower-case hex pinId is valid, and forwarded in upper case; tfa_resend_pin_pattern replaces the default
 --- config
     location /2fa/ {
         tfa_resend on;
@@ -453,7 +453,7 @@ X-Pin-Id: 9C817C6F8AF3D48F9FE553282AFA2B67
 --- error_code eval
 [200, 200, 400]
 --- response_body eval
-["POST /2fa/2/pin/9c817c6f8af3d48f9fe553282afa2b67/resend/voice auth=[$::ours] ae=[] x=[]\n",
+["POST /2fa/2/pin/$::pin/resend/voice auth=[$::ours] ae=[] x=[]\n",
  "POST /2fa/1/pin/PIN-123456/resend/voice auth=[$::ours] ae=[] x=[]\n",
  ::refusal(undef, 'BAD_REQUEST', 'invalid pinId')]
 
@@ -538,7 +538,7 @@ Connection: close\r
 
 
 
-=== TEST 21: pinId attack: an empty pinId ("//") is another path once slashes are merged: not intercepted, no credentials added
+=== TEST 21: pinId attack: an empty pinId ("//") is another path once slashes are merged: refused, never forwarded
 --- config
     location /2fa/ {
         tfa_resend on;
@@ -548,11 +548,11 @@ Connection: close\r
     }
 --- request
 POST /2fa/2/pin//resend/voice
---- error_code: 200
+--- error_code: 400
 --- response_headers
 X-Pin-Id: []
---- response_body
-POST /2fa/2/pin//resend/voice auth=[] ae=[] x=[]
+--- response_body eval
+::refusal(undef, 'BAD_REQUEST', 'not a resend path: /2fa/{1|2}/pin/{pinId}/resend/voice expected')
 
 
 
@@ -573,7 +573,7 @@ POST /2fa/2/pin//resend/voice
 
 
 
-=== TEST 23: pinId attacks that make another path (%2F, "..") are left alone: the client's own Authorization, never ours
+=== TEST 23: pinId attacks that make another path (%2F, "..", a trailing slash) are refused with the canonical 400, never forwarded
 --- config
     location /2fa/ {
         tfa_resend on;
@@ -589,14 +589,11 @@ Authorization: Basic Y2xpZW50OmNsaWVudC1wYXNz
  "POST /2fa/2/pin/%2E%2E/resend/voice",
  "POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice/"]
 --- error_code eval
-[200, 200, 200, 200]
+[400, 400, 400, 400]
 --- response_headers eval
 [("X-Pin-Id: []") x 4]
 --- response_body eval
-["POST /2fa/2/pin/9C817C6F8AF3D48F%2F9FE553282AFA2B67/resend/voice auth=[Basic Y2xpZW50OmNsaWVudC1wYXNz] ae=[] x=[]\n",
- "POST /2fa/2/pin/..%2F9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice auth=[Basic Y2xpZW50OmNsaWVudC1wYXNz] ae=[] x=[]\n",
- "POST /2fa/2/pin/%2E%2E/resend/voice auth=[Basic Y2xpZW50OmNsaWVudC1wYXNz] ae=[] x=[]\n",
- "POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice/ auth=[Basic Y2xpZW50OmNsaWVudC1wYXNz] ae=[] x=[]\n"]
+[(::refusal(undef, 'BAD_REQUEST', 'not a resend path: /2fa/{1|2}/pin/{pinId}/resend/voice expected')) x 4]
 
 
 
@@ -616,7 +613,7 @@ Accept-Encoding: gzip
  "POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend",
  "POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/verify",
  "POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/sms",
- "POST /2fa/3/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice",
+ "POST /2fa/2/pin",
  "GET /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/status"]
 --- error_code eval
 [(200) x 6]
@@ -627,7 +624,7 @@ Accept-Encoding: gzip
  "POST /2fa/2/pin/$::pin/resend auth=[App client-key] ae=[gzip] x=[]\n",
  "POST /2fa/2/pin/$::pin/verify auth=[App client-key] ae=[gzip] x=[]\n",
  "POST /2fa/2/pin/$::pin/resend/sms auth=[App client-key] ae=[gzip] x=[]\n",
- "POST /2fa/3/pin/$::pin/resend/voice auth=[App client-key] ae=[gzip] x=[]\n",
+ "POST /2fa/2/pin auth=[App client-key] ae=[gzip] x=[]\n",
  "GET /2fa/2/pin/$::pin/status auth=[App client-key] ae=[gzip] x=[]\n"]
 
 
@@ -971,3 +968,192 @@ Authorization: App client-key
 --- response_body eval
 ["POST /2fa/2/pin/$::pin/resend/voice auth=[$::ours] ae=[] x=[]\n",
  ::refusal($::pin, 'METHOD_NOT_ALLOWED', 'only POST is allowed')]
+
+
+
+=== TEST 40: tfa_resend_pin_case upper (the default): a pinId in any case is forwarded in upper case, byte for byte; the variable and the canonical pinId (the upstream sent none) too
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        add_header X-Pin-Id "[$tfa_resend_pin_id]" always;
+        proxy_pass http://infobip;
+    }
+--- request
+POST /2fa/2/pin/9c817C6f8aF3d48f9fe553282afa2B67/resend/voice
+--- tcp_query eval
+::upstream_request("/2fa/2/pin/$::pin/resend/voice", '',
+    "Authorization: $::ours")
+--- tcp_reply eval
+my $body = '{"to":"41793026727","callStatus":"PENDING_ACCEPTED"}';
+"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+. 'Content-Length: ' . length($body) . "\r\nConnection: close\r\n\r\n$body"
+--- error_code: 200
+--- response_headers eval
+"X-Pin-Id: [$::pin]"
+--- response_body eval: $::canonical_ok
+
+
+
+=== TEST 41: tfa_resend_pin_case lower and off, inherited from the server level; an invalid value fails nginx -t
+--- init
+my ($rc, $out) = ::nginx_t('tfa_resend_pin_case mixed;');
+Test::More::isnt($rc, 0, 'TEST 41: nginx -t fails on tfa_resend_pin_case mixed');
+Test::More::like($out, qr/\[emerg\] .*invalid value "mixed" in .*nginx\.conf:\d+/,
+                 'TEST 41: a clear [emerg]');
+--- config
+    tfa_resend_pin_case lower;
+
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        tfa_resend_normalize off;
+        add_header X-Pin-Id "[$tfa_resend_pin_id]" always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+
+        location /2fa/1/ {
+            tfa_resend_pin_case off;
+            proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+        }
+    }
+--- request eval
+["POST /2fa/2/pin/9C817C6F8aF3d48f9fe553282afa2B67/resend/voice",
+ "POST /2fa/1/pin/9C817C6F8aF3d48f9fe553282afa2B67/resend/voice"]
+--- error_code eval
+[200, 200]
+--- response_headers eval
+["X-Pin-Id: [9c817c6f8af3d48f9fe553282afa2b67]",
+ "X-Pin-Id: [9C817C6F8aF3d48f9fe553282afa2B67]"]
+--- response_body eval
+["POST /2fa/2/pin/9c817c6f8af3d48f9fe553282afa2b67/resend/voice auth=[$::ours] ae=[] x=[]\n",
+ "POST /2fa/1/pin/9C817C6F8aF3d48f9fe553282afa2B67/resend/voice auth=[$::ours] ae=[] x=[]\n"]
+
+
+
+=== TEST 42: a prefix mount: "location /otp/" with "proxy_pass http://infobip/;" is intercepted; the upstream gets the API's path with the folded pinId, byte for byte
+--- config
+    location /otp/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        proxy_pass http://infobip/;
+    }
+--- more_headers
+Authorization: App client-key
+--- request
+POST /otp/2fa/2/pin/9c817c6f8af3d48f9fe553282afa2b67/resend/voice?x=1
+--- tcp_query eval
+::upstream_request("/2fa/2/pin/$::pin/resend/voice", '',
+    "Authorization: $::ours")
+--- tcp_reply eval: ::infobip_reply()
+--- error_code: 200
+--- response_body eval: $::canonical_ok
+
+
+
+=== TEST 43: a prefix mount of the same shape as it came: proxy_pass's URI part replaces the location's prefix, nothing is re-encoded
+--- config
+    location /otp/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        proxy_pass http://infobip/api/;
+    }
+--- request eval
+"POST /otp/2fa/1/pin/$::pin/resend/voice"
+--- tcp_query eval
+::upstream_request("/api/2fa/1/pin/$::pin/resend/voice", '',
+    "Authorization: $::ours")
+--- tcp_reply eval: ::infobip_reply()
+--- error_code: 200
+--- response_body eval: $::canonical_ok
+
+
+
+=== TEST 44: after a rewrite ... break: the rewritten URI is checked, and the upstream gets it with the folded pinId
+--- config
+    location /v1/ {
+        rewrite ^/v1/(.*)$ /gateway/$1 break;
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        proxy_pass http://infobip;
+    }
+--- request
+POST /v1/2fa/2/pin/9c817c6f8af3d48f9fe553282afa2b67/resend/voice
+--- tcp_query eval
+::upstream_request("/gateway/2fa/2/pin/$::pin/resend/voice", '',
+    "Authorization: $::ours")
+--- tcp_reply eval: ::infobip_reply()
+--- error_code: 200
+--- response_body eval: $::canonical_ok
+
+
+
+=== TEST 45: no unchecked resend: every near miss of the resend path, raw or as nginx normalized it, gets the canonical 400 and is never forwarded
+--- config
+    location ~ ^/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        add_header X-Pin-Id "[$tfa_resend_pin_id]" always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- request eval
+[map { "POST $_" }
+ "/2fa/2/pin/$::pin/resend/voice;jsessionid=0123",
+ "/2fa/2/pin/$::pin/resend/VOICE",
+ "/2fa/2/pin/$::pin/Resend/Voice",
+ "/2fa/2/pin/$::pin/resend/voice%2F",
+ "/2fa/2/pin/$::pin/resend/voice/..",
+ "/2fa/2/pin/$::pin/resend/voice/x",
+ "/2fa/3/pin/$::pin/resend/voice",
+ "/2FA/2/PIN/$::pin/resend/voice",
+ "/otp/2fa/2/pin/$::pin/resend/voice/",
+ "/resend/voice"]
+--- error_code eval
+[(400) x 10]
+--- response_headers eval
+[("X-Pin-Id: []") x 10]
+--- response_body eval
+[(::refusal(undef, 'BAD_REQUEST', 'not a resend path: /2fa/{1|2}/pin/{pinId}/resend/voice expected')) x 10]
+
+
+
+=== TEST 46: in a location with tfa_resend on, the other 2FA calls and paths that only look alike are left alone
+--- config
+    location ~ ^/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        add_header X-Pin-Id "[$tfa_resend_pin_id]" always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- request eval
+[map { "POST $_" }
+ "/otp/2fa/2/pin/$::pin/resend",
+ "/2fa/2/pin/$::pin/resend/sms",
+ "/2fa/2/pin/$::pin/verify",
+ "/2fa/2/pin?ncNeeded=false"]
+--- error_code eval
+[(200) x 4]
+--- response_headers eval
+[("X-Pin-Id: []") x 4]
+--- response_body eval
+["POST /otp/2fa/2/pin/$::pin/resend auth=[] ae=[] x=[]\n",
+ "POST /2fa/2/pin/$::pin/resend/sms auth=[] ae=[] x=[]\n",
+ "POST /2fa/2/pin/$::pin/verify auth=[] ae=[] x=[]\n",
+ "POST /2fa/2/pin?ncNeeded=false auth=[] ae=[] x=[]\n"]
+
+
+
+=== TEST 47: "/resend%2Fvoice" is the resend once decoded: intercepted, and the upstream gets the path that was checked
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "alice:s3cret-Upstream";
+        proxy_pass http://infobip;
+    }
+--- request
+POST /2fa/2/pin/9c817c6f8af3d48f9fe553282afa2b67/resend%2Fvoice
+--- tcp_query eval
+::upstream_request("/2fa/2/pin/$::pin/resend/voice", '',
+    "Authorization: $::ours")
+--- tcp_reply eval: ::infobip_reply()
+--- error_code: 200
+--- response_body eval: $::canonical_ok

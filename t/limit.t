@@ -885,3 +885,213 @@ Test::More::is(::fill($ServerPort, '', 0x34100000, 100000), $n,
 POST /2fa/2/pin/34000000000000000000000000000000/resend/voice
 --- error_code: 503
 --- timeout: 30
+
+
+
+
+=== TEST 35: one pinId, one count: the same pinId in lower or mixed case is the same pinId (tfa_resend_pin_case upper, the default); with off, another
+A chain on one nginx: this block starts it; TEST 36 (no --- config) goes on with it.
+--- http_config eval
+"tfa_resend_limit_zone zone=t35:1m rate=3/1m;\n$::Mock"
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "user:pass";
+        tfa_resend_limit zone=t35;
+        proxy_pass http://127.0.0.1:1991;
+    }
+
+    location /raw/ {
+        rewrite ^/raw(/.*)$ $1 break;
+        tfa_resend on;
+        tfa_resend_pin_case off;
+        tfa_resend_credentials basic "user:pass";
+        tfa_resend_limit zone=t35;
+        proxy_pass http://127.0.0.1:1991;
+    }
+--- request eval
+[
+"POST /2fa/2/pin/35ABCDEF000000000000000000000001/resend/voice",
+"POST /2fa/2/pin/35ABCDEF000000000000000000000001/resend/voice",
+"POST /2fa/2/pin/35abcdef000000000000000000000001/resend/voice",
+"POST /2fa/2/pin/35AbCdEf000000000000000000000001/resend/voice",
+"POST /raw/2fa/2/pin/35abcdef000000000000000000000001/resend/voice",
+]
+--- error_code eval
+[200, 200, 200, 429, 200]
+--- response_headers eval
+[
+"X-RateLimit-Remaining: 2",
+"X-RateLimit-Remaining: 1",
+"X-RateLimit-Remaining: 0",
+"X-RateLimit-Remaining: 0",
+"X-RateLimit-Remaining: 2",
+]
+
+
+
+=== TEST 36: one pinId, one count: the rejection names the folded pinId
+--- request
+POST /2fa/2/pin/35abcdef000000000000000000000001/resend/voice
+--- error_code: 429
+--- error_log eval
+qr/limiting resends of pinId "35ABCDEF000000000000000000000001" by zone "t35"/
+
+
+
+=== TEST 37: refund on: an upstream 401 placed no call and is taken back; logged at error as a likely credentials problem, never the secret
+A chain on one nginx: this block starts it; TEST 38 to 41 (no --- config) go on with it.
+--- http_config eval
+"tfa_resend_limit_zone zone=t37:1m rate=1/1m;\n$::Mock"
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "user:s3cret-t37";
+        tfa_resend_limit zone=t37;
+        tfa_resend_limit_refund on;
+        proxy_pass http://127.0.0.1:1991;
+    }
+
+    location /norefund/ {
+        rewrite ^/norefund(/.*)$ $1 break;
+        tfa_resend on;
+        tfa_resend_credentials basic "user:s3cret-t37";
+        tfa_resend_limit zone=t37;
+        proxy_pass http://127.0.0.1:1991;
+    }
+--- more_headers
+X-Mock-Status: 401
+--- request
+POST /2fa/2/pin/37000000000000000000000000000001/resend/voice
+--- error_code: 401
+--- error_log eval
+[
+qr/\[error\] .*tfa_resend: the upstream answered 401 to a resend: likely a problem with the gateway's credentials/,
+qr/\[info\] .*tfa_resend_limit refunded the resend of pinId "37000000000000000000000000000001" in zone "t37": the upstream's status was 401/,
+]
+--- no_error_log eval
+qr/answered 401.*(?:s3cret|dXNlcjpzM2NyZXQtdDM3)/
+
+
+
+=== TEST 38: refund on: an upstream 403 is taken back
+--- more_headers
+X-Mock-Status: 403
+--- request
+POST /2fa/2/pin/37000000000000000000000000000001/resend/voice
+--- error_code: 403
+--- error_log eval
+qr/\[info\] .*tfa_resend_limit refunded the resend of pinId "37000000000000000000000000000001" in zone "t37": the upstream's status was 403/
+
+
+
+=== TEST 39: refund on: an upstream 404 (a pinId it does not know) is taken back, and logged at error as nothing
+--- more_headers
+X-Mock-Status: 404
+--- request
+POST /2fa/2/pin/37000000000000000000000000000001/resend/voice
+--- error_code: 404
+--- error_log eval
+qr/\[info\] .*tfa_resend_limit refunded the resend of pinId "37000000000000000000000000000001" in zone "t37": the upstream's status was 404/
+--- no_error_log
+answered 404
+
+
+
+=== TEST 40: refund on: an upstream 429 (its own limit) is taken back
+--- more_headers
+X-Mock-Status: 429
+--- request
+POST /2fa/2/pin/37000000000000000000000000000001/resend/voice
+--- error_code: 429
+--- error_log eval
+qr/\[info\] .*tfa_resend_limit refunded the resend of pinId "37000000000000000000000000000001" in zone "t37": the upstream's status was 429/
+
+
+
+=== TEST 41: after four refused calls the pinId (rate=1) is admitted, once; with refund off, an upstream 4xx counts
+--- request eval
+[
+"POST /2fa/2/pin/37000000000000000000000000000001/resend/voice",
+"POST /2fa/2/pin/37000000000000000000000000000001/resend/voice",
+"POST /norefund/2fa/2/pin/37000000000000000000000000000002/resend/voice",
+"POST /norefund/2fa/2/pin/37000000000000000000000000000002/resend/voice",
+]
+--- more_headers eval
+["", "", "X-Mock-Status: 404", "X-Mock-Status: 404"]
+--- error_code eval
+[200, 429, 404, 429]
+
+
+
+=== TEST 42: an upstream 401 or 403 is logged once a second per location at the most (one worker's connection: 401, 403, a second later 403)
+--- http_config eval
+$::Mock
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "user:pass";
+        proxy_pass http://127.0.0.1:1991;
+    }
+--- init
+my $log = server_root() . '/logs/error.log';
+my $re = qr/\[error\] .*the upstream answered 40[13] to a resend: likely a problem with the gateway's credentials/;
+my $before = ::count_lines($log, $re);
+my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $ServerPort,
+                              Proto => 'tcp', Timeout => 10)
+    or die "connect: $!";
+for my $status (401, 403, 'sleep', 403) {
+    if ($status eq 'sleep') {
+        Time::HiRes::sleep(1.1);
+        next;
+    }
+    print $s "POST /2fa/2/pin/42000000000000000000000000000001/resend/voice HTTP/1.1\r\n"
+             . "Host: localhost\r\nContent-Length: 0\r\nX-Mock-Status: $status\r\n\r\n";
+    my ($len, $body) = (0, '');
+    while (defined(my $h = <$s>)) {
+        last if $h eq "\r\n";
+        $len = $1 if $h =~ /^Content-Length:\s*(\d+)/i;
+    }
+    read $s, $body, $len;
+}
+close $s;
+Test::More::is(::count_lines($log, $re) - $before, 2,
+               'TEST 42: two lines for three refusals over a second');
+--- request
+GET /2fa/2/pin
+--- error_code: 404
+
+
+
+=== TEST 43: a flood of unknown pinIds with refund on leaves nothing behind: 700 new pinIds answered 404 in a 64k zone (room for about 460), then a new pinId is admitted
+--- log_level: warn
+--- http_config eval
+"tfa_resend_limit_zone zone=t43:64k rate=3/10m;\n$::Mock"
+--- config
+    keepalive_requests 100000;
+
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "user:pass";
+        tfa_resend_limit zone=t43;
+        tfa_resend_limit_refund on;
+        proxy_pass http://127.0.0.1:1991;
+    }
+--- init
+Test::More::is(::flood($ServerPort, '', 700, 404), '404 x700',
+               'TEST 43: every unknown pinId reached the upstream, none got 503');
+--- request eval
+[
+"POST /2fa/2/pin/43000000000000000000000000000001/resend/voice",
+"POST /2fa/2/pin/43000000000000000000000000000001/resend/voice",
+]
+--- error_code eval
+[200, 200]
+--- response_headers eval
+[
+"X-RateLimit-Remaining: 2",
+"X-RateLimit-Remaining: 1",
+]
+--- no_error_log
+is full
+--- timeout: 30

@@ -532,3 +532,145 @@ for my $pin (@pins) {
 --- request
 GET /mock-log
 --- response_body_like: \A(?:8D0000000000000000000000000000\d\d 200\n){15}\z
+
+
+
+=== TEST 15: one pinId, one count in Redis: any case of a pinId is one key, in upper case (tfa_resend_pin_case upper, the default); with off, another
+--- http_config eval
+"tfa_resend_limit_zone zone=r15:1m rate=3/1m redis_timeout=5s store=redis://127.0.0.1:$::RedisPort;\n"
+. "$::Mock"
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "user:pass";
+        tfa_resend_limit zone=r15;
+        proxy_pass http://127.0.0.1:1980;
+    }
+
+    location /raw/ {
+        rewrite ^/raw(/.*)$ $1 break;
+        tfa_resend on;
+        tfa_resend_pin_case off;
+        tfa_resend_credentials basic "user:pass";
+        tfa_resend_limit zone=r15;
+        proxy_pass http://127.0.0.1:1980;
+    }
+--- request eval
+[
+"POST /2fa/2/pin/8FABCDEF000000000000000000000001/resend/voice",
+"POST /2fa/2/pin/8fabcdef000000000000000000000001/resend/voice",
+"POST /2fa/2/pin/8FaBcDeF000000000000000000000001/resend/voice",
+"POST /2fa/2/pin/8fabcdef000000000000000000000001/resend/voice",
+"POST /raw/2fa/2/pin/8fabcdef000000000000000000000001/resend/voice",
+]
+--- error_code eval
+[200, 200, 200, 429, 200]
+--- response_headers eval
+[
+"X-RateLimit-Remaining: 2",
+"X-RateLimit-Remaining: 1",
+"X-RateLimit-Remaining: 0",
+"X-RateLimit-Remaining: 0",
+"X-RateLimit-Remaining: 2",
+]
+--- response_body_like eval
+[("8FABCDEF000000000000000000000001") x 4,
+ "8fabcdef000000000000000000000001"]
+
+
+
+=== TEST 16: one pinId, one count: the keys in Redis
+--- http_config eval
+"tfa_resend_limit_zone zone=r15:1m rate=3/1m redis_timeout=5s store=redis://127.0.0.1:$::RedisPort;\n"
+. "$::Mock"
+--- config
+    location = /t {
+        return 204;
+    }
+--- init
+Test::More::is(::redis($::RedisPort, 'ZCARD', 'tfa:r15:8FABCDEF000000000000000000000001'), 3,
+               'TEST 16: three admissions under the upper-case key');
+Test::More::is(::redis($::RedisPort, 'ZCARD', 'tfa:r15:8fabcdef000000000000000000000001'), 1,
+               'TEST 16: one under the key of tfa_resend_pin_case off');
+Test::More::is(::redis($::RedisPort, 'EXISTS', 'tfa:r15:8FaBcDeF000000000000000000000001'), 0,
+               'TEST 16: none under the mixed case');
+--- request
+GET /t
+--- error_code: 204
+
+
+
+=== TEST 17: refund on: upstream 401, 403, 404 and 429 are taken back from Redis, and a pinId left with no admission has no key
+A chain on one nginx: this block starts it; TEST 18 (no --- config) goes on with it.
+--- http_config eval
+"tfa_resend_limit_zone zone=r17:1m rate=1/1m redis_timeout=5s store=redis://127.0.0.1:$::RedisPort;\n"
+. "$::Mock"
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "user:pass";
+        tfa_resend_limit zone=r17;
+        tfa_resend_limit_refund on;
+        proxy_pass http://127.0.0.1:1980;
+    }
+--- request eval
+[("POST /2fa/2/pin/8F170000000000000000000000000001/resend/voice") x 4]
+--- more_headers eval
+["X-Mock-Status: 401", "X-Mock-Status: 403", "X-Mock-Status: 404",
+ "X-Mock-Status: 429"]
+--- error_code eval
+[401, 403, 404, 429]
+--- response_headers eval
+[("X-RateLimit-Limit: 1\nX-RateLimit-Remaining: 0") x 4]
+
+
+
+=== TEST 18: refund on: nothing kept in Redis for what was taken back; the quota is whole
+--- init
+Time::HiRes::sleep(0.2);
+Test::More::is(::redis($::RedisPort, 'EXISTS',
+                       'tfa:r17:8F170000000000000000000000000001'), 0,
+               'TEST 18: no key for the refunded pinId');
+--- request eval
+[("POST /2fa/2/pin/8F170000000000000000000000000001/resend/voice") x 2]
+--- error_code eval
+[200, 429]
+
+
+
+=== TEST 19: a flood of unknown pinIds with refund on leaves nothing behind, in Redis or in the zone's local window (64k): 700 answered 404, then a new pinId is admitted
+--- log_level: warn
+--- http_config eval
+"tfa_resend_limit_zone zone=r19:64k rate=3/10m redis_timeout=5s store=redis://127.0.0.1:$::RedisPort;\n"
+. "$::Mock"
+--- config
+    keepalive_requests 100000;
+
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "user:pass";
+        tfa_resend_limit zone=r19;
+        tfa_resend_limit_refund on;
+        proxy_pass http://127.0.0.1:1980;
+    }
+--- init
+Test::More::is(::flood($ServerPort, '', 700, 404), '404 x700',
+               'TEST 19: every unknown pinId reached the upstream, none got 503');
+Time::HiRes::sleep(0.3);
+Test::More::is_deeply(::redis($::RedisPort, 'KEYS', 'tfa:r19:*'), [],
+                      'TEST 19: no key left in Redis');
+--- request eval
+[
+"POST /2fa/2/pin/8F190000000000000000000000000001/resend/voice",
+"POST /2fa/2/pin/8F190000000000000000000000000001/resend/voice",
+]
+--- error_code eval
+[200, 200]
+--- response_headers eval
+[
+"X-RateLimit-Remaining: 2",
+"X-RateLimit-Remaining: 1",
+]
+--- no_error_log
+[error]
+--- timeout: 60
