@@ -22,9 +22,9 @@ char *ngx_http_tfa_resend_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
 /*
  * The credentials part of merge_loc_conf: inherits them, and decides
  * whether this location sends them (conf->own, set before the merge: the
- * location's block itself has tfa_resend or tfa_resend_credentials); warns about a location that only
- * inherits "tfa_resend on", and about credentials sent to an https upstream
- * whose certificate is not verified.
+ * location's block itself has tfa_resend or tfa_resend_credentials);
+ * warns about a location that only inherits "tfa_resend on", and about
+ * credentials sent to an https upstream whose certificate is not verified.
  */
 char *ngx_http_tfa_resend_merge_credentials(ngx_conf_t *cf,
     ngx_http_tfa_resend_loc_conf_t *prev,
