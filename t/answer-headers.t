@@ -185,9 +185,10 @@ POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice
 --- tcp_listen eval: $ENV{TEST_NGINX_TFA_TCP_PORT}
 --- tcp_no_close
 --- tcp_reply eval
+my $b = '{"pinId":"9C817C6F8AF3D48F9FE553282AFA2B67","to":"41793026727","callStatus":"PENDING_ACCEPTED"}';
 "HTTP/1.1 100 Continue\r\n\r\n"
-. "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 72\r\n\r\n"
-. '{"pinId":"9C817C6F8AF3D48F9FE553282AFA2B67","to":"41793026727","callStatus":"PENDING_ACCEPTED"}'
+. "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+. length($b) . "\r\n\r\n$b"
 --- timeout: 5
 --- error_code: 502
 --- response_body eval
