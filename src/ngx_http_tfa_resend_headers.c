@@ -139,8 +139,8 @@ ngx_http_tfa_resend_swap_request(ngx_http_request_t *r,
     saved->variables = NULL;
 
     if (saved->nvariables) {
-        saved->variables = ngx_pnalloc(r->pool, saved->nvariables
-                                          * sizeof(ngx_http_variable_value_t));
+        saved->variables = ngx_palloc(r->pool, saved->nvariables
+                                        * sizeof(ngx_http_variable_value_t));
         if (saved->variables == NULL) {
             return NGX_ERROR;
         }
