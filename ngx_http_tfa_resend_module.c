@@ -15,6 +15,7 @@
 #include "ngx_http_tfa_resend_credentials.h"
 #include "ngx_http_tfa_resend_filter.h"
 #include "ngx_http_tfa_resend_handler.h"
+#include "ngx_http_tfa_resend_headers.h"
 #include "ngx_http_tfa_resend_limit.h"
 #include "ngx_http_tfa_resend_metrics.h"
 #include "ngx_http_tfa_resend_metrics_page.h"
@@ -66,6 +67,20 @@ static ngx_command_t  ngx_http_tfa_resend_commands[] = {
       ngx_http_tfa_resend_credentials,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("tfa_resend_pass_header"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_tfa_resend_pass_header,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tfa_resend_max_body_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tfa_resend_loc_conf_t, max_body_size),
       NULL },
 
     /* limiter */
@@ -211,10 +226,14 @@ ngx_http_tfa_resend_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     conf->credentials = { 0, NULL };
+     *     conf->own = 0;
+     *     conf->inject = 0;
      */
 
     conf->pin_pattern = NGX_CONF_UNSET_PTR;
     conf->pin_case = NGX_CONF_UNSET_UINT;
+    conf->pass_headers = NGX_CONF_UNSET_PTR;
+    conf->max_body_size = NGX_CONF_UNSET_SIZE;
 
     /* limiter */
 
@@ -238,6 +257,11 @@ ngx_http_tfa_resend_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
     ngx_http_tfa_resend_loc_conf_t  *prev = parent;
     ngx_http_tfa_resend_loc_conf_t  *conf = child;
+
+    /* whether this level names the module itself: where credentials go */
+
+    conf->own = (conf->enable != NGX_CONF_UNSET
+                 || conf->credentials.data != NULL);
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
 

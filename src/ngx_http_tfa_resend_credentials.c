@@ -4,8 +4,9 @@
  *
  * The upstream credentials: the tfa_resend_credentials directive, which
  * loads them when the configuration is read (by the master process, so the
- * file can be 0600 root and a reload picks up a rotated one), and their
- * injection into the upstream request in place of whatever the client sent.
+ * file can be 0600 root and a reload picks up a rotated one), and where
+ * they may go: only from a location that names the module itself.  Their
+ * injection into the upstream request is in ngx_http_tfa_resend_headers.c.
  *
  * The secret is never logged: configuration errors name the file or the
  * variable only, and debug logging is off while the upstream request that
@@ -33,33 +34,7 @@
 
 static ngx_int_t ngx_http_tfa_resend_read_secret_env(ngx_conf_t *cf,
     ngx_str_t *name, ngx_str_t *text);
-static ngx_uint_t ngx_http_tfa_resend_is_header(ngx_table_elt_t *h,
-    ngx_str_t *name);
-
-
-static ngx_str_t  ngx_http_tfa_resend_authorization =
-    ngx_string("Authorization");
-static ngx_str_t  ngx_http_tfa_resend_accept_encoding =
-    ngx_string("Accept-Encoding");
-
-/*
- * Method override headers: some frameworks take them for the method, so
- * the upstream could see another call than the POST that was checked.
- */
-
-/*
- * Headers with which some stacks let a request say it is another method or
- * another path than the one that was checked
- */
-
-static ngx_str_t  ngx_http_tfa_resend_method_overrides[] = {
-    ngx_string("X-HTTP-Method-Override"),
-    ngx_string("X-HTTP-Method"),
-    ngx_string("X-Method-Override"),
-    ngx_string("X-Original-URL"),
-    ngx_string("X-Rewrite-URL"),
-    ngx_null_string
-};
+static ngx_int_t ngx_http_tfa_resend_upstream_verifies(ngx_conf_t *cf);
 
 
 char *
@@ -284,167 +259,118 @@ ngx_http_tfa_resend_read_secret_env(ngx_conf_t *cf, ngx_str_t *name,
 }
 
 
-ngx_int_t
-ngx_http_tfa_resend_inject_credentials(ngx_http_request_t *r,
-    ngx_str_t *credentials, ngx_http_tfa_resend_saved_t *saved)
+/*
+ * Which locations send the credentials.  "tfa_resend on" at the http or
+ * server level reaches every location below, proxies to other services
+ * included; the secret goes only from a location whose own block (an "if"
+ * or "limit_except" inside it counts as the block) has "tfa_resend on" or
+ * tfa_resend_credentials.  An inheriting location still checks, limits and
+ * answers resends, and forwards them without credentials: nginx -t says so.
+ */
+
+char *
+ngx_http_tfa_resend_merge_credentials(ngx_conf_t *cf,
+    ngx_http_tfa_resend_loc_conf_t *prev,
+    ngx_http_tfa_resend_loc_conf_t *conf)
 {
-    ngx_uint_t        i, j, n, dropped;
-    ngx_str_t        *name;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *header, *h;
+    ngx_http_core_loc_conf_t  *clcf;
 
-    saved->headers = r->headers_in.headers;
-    saved->authorization = r->headers_in.authorization;
-#if (NGX_HTTP_GZIP || NGX_HTTP_HEADERS)
-    saved->accept_encoding = r->headers_in.accept_encoding;
-#endif
-    saved->args = r->args;
-    saved->valid_unparsed_uri = r->valid_unparsed_uri;
-    saved->quoted_uri = r->quoted_uri;
-    saved->log_level = r->connection->log->log_level;
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
-    n = 1;
-
-    for (part = &saved->headers.part; part; part = part->next) {
-        n += part->nelts;
+    if (conf->credentials.data == NULL) {
+        conf->credentials = prev->credentials;
     }
 
-    /* a fresh list, built in place: its "last" points into r->headers_in */
-
-    if (ngx_list_init(&r->headers_in.headers, r->pool, n,
-                      sizeof(ngx_table_elt_t))
-        != NGX_OK)
-    {
-        r->headers_in.headers = saved->headers;
-        return NGX_ERROR;
-    }
-
-    dropped = 0;
-
-    for (part = &saved->headers.part; part; part = part->next) {
-        header = part->elts;
-
-        for (i = 0; i < part->nelts; i++) {
-
-            if (ngx_http_tfa_resend_is_header(&header[i],
-                                         &ngx_http_tfa_resend_authorization)
-                || ngx_http_tfa_resend_is_header(&header[i],
-                                       &ngx_http_tfa_resend_accept_encoding))
-            {
-                dropped++;
-                continue;
-            }
-
-            name = NULL;
-
-            for (j = 0; ngx_http_tfa_resend_method_overrides[j].len; j++) {
-                if (ngx_http_tfa_resend_is_header(&header[i],
-                                    &ngx_http_tfa_resend_method_overrides[j]))
-                {
-                    name = &ngx_http_tfa_resend_method_overrides[j];
-                    break;
-                }
-            }
-
-            if (name) {
-                dropped++;
-                continue;
-            }
-
-            h = ngx_list_push(&r->headers_in.headers);
-            if (h == NULL) {
-                ngx_http_tfa_resend_restore_request(r, saved);
-                return NGX_ERROR;
-            }
-
-            *h = header[i];
-        }
-    }
-
-    r->headers_in.authorization = NULL;
-#if (NGX_HTTP_GZIP || NGX_HTTP_HEADERS)
-    r->headers_in.accept_encoding = NULL;
-#endif
-
-    if (credentials->len) {
-        h = ngx_list_push(&r->headers_in.headers);
-        if (h == NULL) {
-            ngx_http_tfa_resend_restore_request(r, saved);
-            return NGX_ERROR;
-        }
-
-        /* as the request parser makes it, for proxy_set_header's lookup */
-
-        h->hash = ngx_hash_key((u_char *) "authorization",
-                               sizeof("authorization") - 1);
-        h->key = ngx_http_tfa_resend_authorization;
-        h->value = *credentials;
-        h->lowcase_key = (u_char *) "authorization";
-
-        r->headers_in.authorization = h;
-    }
+    conf->own = conf->own || (clcf->noname && prev->own);
+    conf->inject = conf->own && conf->enable == 1
+                   && conf->credentials.data != NULL;
 
     /*
-     * The upstream gets the path that was checked: with no valid unparsed
-     * URI, proxy_pass re-encodes r->uri (quoted_uri makes it escape what
-     * needs escaping), and the query string is dropped.  A client's URI
-     * that is that path byte for byte already is its encoding, and is sent
-     * as it came.
+     * Merging runs for the server level too, and for locations that pass
+     * nothing on: only a location that has tfa_resend on and a content
+     * handler of its own (proxy_pass ...) is concerned.
      */
 
-    if (!(r->valid_unparsed_uri
-          && r->unparsed_uri.len == r->uri.len
-          && ngx_memcmp(r->unparsed_uri.data, r->uri.data, r->uri.len) == 0))
+    if (conf->enable != 1 || clcf->handler == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    if (!conf->own) {
+
+        /* once per location: its "if" blocks inherit the same */
+
+        if (!(clcf->noname && prev->enable == 1)) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "tfa_resend: location \"%V\" only inherits "
+                               "\"tfa_resend on\": its resends are forwarded "
+                               "without credentials; put \"tfa_resend on\" "
+                               "in the location to send them", &clcf->name);
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    if (conf->credentials.data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no credentials for tfa_resend in location "
+                           "\"%V\": add tfa_resend_credentials",
+                           &clcf->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (!(clcf->noname && prev->inject)
+        && ngx_http_tfa_resend_upstream_verifies(cf) == 0)
     {
-        r->args.len = 0;
-        r->args.data = NULL;
-        r->valid_unparsed_uri = 0;
-        r->quoted_uri = 1;
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "tfa_resend: location \"%V\" sends the "
+                           "credentials to an https upstream whose "
+                           "certificate is not verified: add "
+                           "\"proxy_ssl_verify on;\" and "
+                           "\"proxy_ssl_trusted_certificate\"",
+                           &clcf->name);
     }
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "tfa resend: upstream Authorization %s (value redacted), "
-                   "%ui client Authorization/Accept-Encoding/method "
-                   "override header(s) dropped",
-                   credentials->len ? "set from tfa_resend_credentials"
-                                    : "not set", dropped);
-
-    /*
-     * Building the upstream request logs every header it writes at debug
-     * level, ours included: no debug logging until the request is restored.
-     * Errors and warnings still get through.
-     */
-
-    if (saved->log_level & ~((ngx_uint_t) 0xf)) {
-        r->connection->log->log_level = (saved->log_level & 0xf)
-                                        ? (saved->log_level & 0xf)
-                                        : NGX_LOG_INFO;
-    }
-
-    return NGX_OK;
+    return NGX_CONF_OK;
 }
 
 
-void
-ngx_http_tfa_resend_restore_request(ngx_http_request_t *r,
-    ngx_http_tfa_resend_saved_t *saved)
-{
-    r->connection->log->log_level = saved->log_level;
+/*
+ * 1 when the location's proxy_pass goes to https with proxy_ssl_verify on,
+ * 0 when to https without it, -1 when not to https.  The proxy module's
+ * configuration begins with its ngx_http_upstream_conf_t; the module is
+ * found by its name, so that an nginx built without it still loads this
+ * one.
+ */
 
-    r->headers_in.headers = saved->headers;
-    r->headers_in.authorization = saved->authorization;
-#if (NGX_HTTP_GZIP || NGX_HTTP_HEADERS)
-    r->headers_in.accept_encoding = saved->accept_encoding;
+static ngx_int_t
+ngx_http_tfa_resend_upstream_verifies(ngx_conf_t *cf)
+{
+#if (NGX_HTTP_SSL)
+    ngx_uint_t                 i;
+    ngx_module_t              *m;
+    ngx_http_conf_ctx_t       *ctx;
+    ngx_http_upstream_conf_t  *ucf;
+
+    ctx = cf->ctx;
+
+    for (i = 0; cf->cycle->modules[i]; i++) {
+        m = cf->cycle->modules[i];
+
+        if (m->type != NGX_HTTP_MODULE
+            || ngx_strcmp(m->name, "ngx_http_proxy_module") != 0)
+        {
+            continue;
+        }
+
+        ucf = ctx->loc_conf[m->ctx_index];
+
+        if (ucf == NULL || ucf->ssl == NULL || ucf->ssl->ctx == NULL) {
+            return -1;
+        }
+
+        return ucf->ssl_verify == 1;
+    }
 #endif
-    r->args = saved->args;
-    r->valid_unparsed_uri = saved->valid_unparsed_uri;
-    r->quoted_uri = saved->quoted_uri;
-}
 
-
-static ngx_uint_t
-ngx_http_tfa_resend_is_header(ngx_table_elt_t *h, ngx_str_t *name)
-{
-    return h->key.len == name->len
-           && ngx_strncasecmp(h->key.data, name->data, name->len) == 0;
+    return -1;
 }

@@ -12,24 +12,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-
-/*
- * What ngx_http_tfa_resend_inject_credentials() changes in a request, kept
- * so that ngx_http_tfa_resend_restore_request() can put the client's own
- * view back as soon as the upstream request has been built.
- */
-
-typedef struct {
-    ngx_list_t                  headers;
-    ngx_table_elt_t            *authorization;
-#if (NGX_HTTP_GZIP || NGX_HTTP_HEADERS)
-    ngx_table_elt_t            *accept_encoding;
-#endif
-    ngx_str_t                   args;
-    ngx_uint_t                  log_level;
-    unsigned                    valid_unparsed_uri:1;
-    unsigned                    quoted_uri:1;
-} ngx_http_tfa_resend_saved_t;
+#include "ngx_http_tfa_resend_module.h"
 
 
 /* tfa_resend_credentials basic|app file=PATH | env=NAME | SECRET */
@@ -37,17 +20,15 @@ char *ngx_http_tfa_resend_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /*
- * Makes the request look, to the content handler that builds the upstream
- * request, like one with exactly one Authorization header (the configured
- * value), no Accept-Encoding, no query string and a URI to re-encode from
- * r->uri; and silences debug logging, which would print the header.
- * credentials may be empty: the client's headers are removed all the same.
+ * The credentials part of merge_loc_conf: inherits them, and decides
+ * whether this location sends them (conf->own, set before the merge: the
+ * location's block itself has tfa_resend or tfa_resend_credentials);
+ * warns about a location that only inherits "tfa_resend on", and about
+ * credentials sent to an https upstream whose certificate is not verified.
  */
-ngx_int_t ngx_http_tfa_resend_inject_credentials(ngx_http_request_t *r,
-    ngx_str_t *credentials, ngx_http_tfa_resend_saved_t *saved);
-
-void ngx_http_tfa_resend_restore_request(ngx_http_request_t *r,
-    ngx_http_tfa_resend_saved_t *saved);
+char *ngx_http_tfa_resend_merge_credentials(ngx_conf_t *cf,
+    ngx_http_tfa_resend_loc_conf_t *prev,
+    ngx_http_tfa_resend_loc_conf_t *conf);
 
 
 #endif /* _NGX_HTTP_TFA_RESEND_CREDENTIALS_H_INCLUDED_ */

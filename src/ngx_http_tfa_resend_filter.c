@@ -18,6 +18,7 @@
 #include "ngx_http_tfa_resend_module.h"
 #include "ngx_http_tfa_resend_check.h"
 #include "ngx_http_tfa_resend_filter.h"
+#include "ngx_http_tfa_resend_headers.h"
 #include "ngx_http_tfa_resend_metrics.h"
 #include "ngx_http_tfa_resend_normalize.h"
 #include "ngx_http_tfa_resend_response.h"
@@ -30,6 +31,7 @@ static ngx_http_tfa_resend_ctx_t *ngx_http_tfa_resend_early_ctx(
     ngx_http_request_t *r, ngx_http_tfa_resend_loc_conf_t *lcf);
 static void ngx_http_tfa_resend_log_refused(ngx_http_request_t *r,
     ngx_http_tfa_resend_loc_conf_t *lcf, ngx_uint_t status);
+static ngx_uint_t ngx_http_tfa_resend_usable_status(ngx_uint_t status);
 static ngx_int_t ngx_http_tfa_resend_nginx_answer(ngx_http_request_t *r,
     ngx_http_tfa_resend_ctx_t *ctx, ngx_uint_t status,
     ngx_http_tfa_resend_canonical_t *c);
@@ -65,7 +67,7 @@ ngx_http_tfa_resend_header_filter(ngx_http_request_t *r)
     }
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_tfa_resend_module);
-    ctx = ngx_http_get_module_ctx(r, ngx_http_tfa_resend_module);
+    ctx = ngx_http_tfa_resend_get_ctx(r);
 
     if (ctx == NULL && r->err_status && lcf->enable) {
         ctx = ngx_http_tfa_resend_early_ctx(r, lcf);
@@ -108,6 +110,12 @@ ngx_http_tfa_resend_header_filter(ngx_http_request_t *r)
             return NGX_ERROR;
         }
 
+        /* an upstream's error answer kept by proxy_intercept_errors */
+
+        if (r->upstream) {
+            ngx_http_tfa_resend_scrub_response(r, c.status);
+        }
+
         ctx->replace_body = 1;
 
         ngx_http_tfa_resend_count(r, ctx, 1);
@@ -120,14 +128,33 @@ ngx_http_tfa_resend_header_filter(ngx_http_request_t *r)
     ctx->upstream_status = status;
     ctx->collecting = 1;
 
+    /* a location reached by a redirect may answer without an upstream */
+
+    u = (r->upstream == ctx->upstream) ? r->upstream : NULL;
+
+    if (!ngx_http_tfa_resend_usable_status(status)) {
+
+        /*
+         * No answer to read (a 1xx, a redirect, a part): it is not waited
+         * for.  The upstream module reads no body and closes the
+         * connection, whatever follows on it.
+         */
+
+        ctx->unusable = 1;
+
+        if (u) {
+            u->headers_in.content_length_n = 0;
+            u->headers_in.chunked = 0;
+            u->headers_in.connection_close = 1;
+        }
+    }
+
     /*
      * The upstream may still fail before its body ends.  nginx then ends
      * the request with a flush (a premature close, an error status), or,
      * when the body's framing is broken, at once without one: the wrapper
      * sees each way out, so that the client gets the canonical answer.
      */
-
-    u = r->upstream;
 
     if (u && u->finalize_request
         && u->finalize_request != ngx_http_tfa_resend_upstream_finalize)
@@ -140,6 +167,20 @@ ngx_http_tfa_resend_header_filter(ngx_http_request_t *r)
     r->allow_ranges = 0;
 
     return NGX_OK;
+}
+
+
+/*
+ * The statuses whose answer the normalizer reads: 200, 201, 202, and the
+ * errors.  A 1xx is no answer yet, a 3xx points elsewhere, a 206 is a
+ * part, and the other 2xx are not what the API answers a resend with.
+ */
+
+static ngx_uint_t
+ngx_http_tfa_resend_usable_status(ngx_uint_t status)
+{
+    return (status >= NGX_HTTP_OK && status <= NGX_HTTP_ACCEPTED)
+           || (status >= NGX_HTTP_BAD_REQUEST && status < 600);
 }
 
 
@@ -229,7 +270,7 @@ ngx_http_tfa_resend_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ngx_chain_t                *cl;
     ngx_http_tfa_resend_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_tfa_resend_module);
+    ctx = ngx_http_tfa_resend_get_ctx(r);
 
     if (ctx == NULL || !(ctx->collecting || ctx->replace_body)) {
         return ngx_http_next_body_filter(r, in);
@@ -379,9 +420,14 @@ ngx_http_tfa_resend_collect(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_tfa_resend_upstream_failed(ngx_http_request_t *r)
 {
-    ngx_event_pipe_t  *p;
+    ngx_event_pipe_t           *p;
+    ngx_http_tfa_resend_ctx_t  *ctx;
 
-    if (r->upstream == NULL || r->upstream->pipe == NULL) {
+    ctx = ngx_http_tfa_resend_get_ctx(r);
+
+    if (r->upstream == NULL || r->upstream->pipe == NULL
+        || ctx == NULL || r->upstream != ctx->upstream)
+    {
         return 0;
     }
 
@@ -407,7 +453,7 @@ ngx_http_tfa_resend_upstream_finalize(ngx_http_request_t *r, ngx_int_t rc)
     ngx_http_upstream_t        *u;
     ngx_http_tfa_resend_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_tfa_resend_module);
+    ctx = ngx_http_tfa_resend_get_ctx(r);
 
     if (ctx == NULL || ctx->finalize_request == NULL) {
         return;
@@ -456,13 +502,16 @@ ngx_http_tfa_resend_answer_upstream(ngx_http_request_t *r,
     ngx_http_tfa_resend_allocator_t   pool;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_tfa_resend_module);
-    u = r->upstream;
+    u = (r->upstream == ctx->upstream) ? r->upstream : NULL;
 
     text = NULL;
     status = NGX_HTTP_BAD_GATEWAY;
     message_id = "UPSTREAM_ERROR";
 
-    if (ctx->too_large) {
+    if (ctx->unusable) {
+        text = "upstream answer has a status the gateway does not use";
+
+    } else if (ctx->too_large) {
         text = "upstream answer is larger than tfa_resend_max_response_size";
 
     } else if (ctx->cut_short && ctx->timed_out) {
@@ -533,6 +582,7 @@ ngx_http_tfa_resend_answer_upstream(ngx_http_request_t *r,
     }
 
     ngx_http_tfa_resend_count(r, ctx, text != NULL);
+    ngx_http_tfa_resend_scrub_response(r, r->headers_out.status);
 
     if (ngx_http_next_header_filter(r) == NGX_ERROR) {
         return NGX_ERROR;

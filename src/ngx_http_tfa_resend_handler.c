@@ -24,6 +24,7 @@
 #include "ngx_http_tfa_resend_check.h"
 #include "ngx_http_tfa_resend_credentials.h"
 #include "ngx_http_tfa_resend_handler.h"
+#include "ngx_http_tfa_resend_headers.h"
 #include "ngx_http_tfa_resend_limit.h"
 #include "ngx_http_tfa_resend_metrics.h"
 #include "ngx_http_tfa_resend_response.h"
@@ -35,6 +36,10 @@ static const char *ngx_http_tfa_resend_near_miss(ngx_http_request_t *r,
     ngx_http_tfa_resend_path_e class, ngx_http_tfa_resend_path_t *m);
 static ngx_int_t ngx_http_tfa_resend_set_uri(ngx_http_request_t *r,
     ngx_http_tfa_resend_ctx_t *ctx, ngx_http_tfa_resend_path_t *m);
+static ngx_int_t ngx_http_tfa_resend_redirected(ngx_http_request_t *r,
+    ngx_http_tfa_resend_ctx_t *ctx);
+static void ngx_http_tfa_resend_wrap_content_handler(ngx_http_request_t *r,
+    ngx_http_tfa_resend_ctx_t *ctx);
 static void ngx_http_tfa_resend_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tfa_resend_check_request_body(
     ngx_http_request_t *r);
@@ -74,15 +79,13 @@ ngx_http_tfa_resend_precontent_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    lcf = ngx_http_get_module_loc_conf(r, ngx_http_tfa_resend_module);
-
-    if (!lcf->enable) {
-        return NGX_DECLINED;
-    }
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_tfa_resend_module);
+    ctx = ngx_http_tfa_resend_get_ctx(r);
 
     if (ctx) {
+        if (ctx->redirected) {
+            return ngx_http_tfa_resend_redirected(r, ctx);
+        }
+
         /* the phases run again once the body is in */
 
         if (ctx->phase_rc == NGX_DONE || ctx->phase_rc == NGX_DECLINED) {
@@ -94,6 +97,12 @@ ngx_http_tfa_resend_precontent_handler(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "tfa_resend: request state made before the checks");
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_tfa_resend_module);
+
+    if (!lcf->enable) {
+        return NGX_DECLINED;
     }
 
     /*
@@ -160,6 +169,15 @@ ngx_http_tfa_resend_precontent_handler(ngx_http_request_t *r)
                                           "BAD_REQUEST", "invalid pinId");
     }
 
+    /* a resend body is small: a large one is not worth parsing */
+
+    if (r->headers_in.content_length_n > (off_t) lcf->max_body_size) {
+        return ngx_http_tfa_resend_refuse(r,
+                                          NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                          NULL, "body is larger than "
+                                          "tfa_resend_max_body_size");
+    }
+
     /* a chunked body is checked once read, when its length is known */
 
     if (r->headers_in.content_length_n > 0 && !ngx_http_tfa_resend_is_json(r))
@@ -174,6 +192,8 @@ ngx_http_tfa_resend_precontent_handler(ngx_http_request_t *r)
                                            ngx_http_tfa_resend_body_handler);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        /* an error_page location may see it: the refusal is remembered */
+        ctx->phase_rc = rc;
         return rc;
     }
 
@@ -268,7 +288,7 @@ ngx_http_tfa_resend_body_handler(ngx_http_request_t *r)
     ngx_int_t                   rc;
     ngx_http_tfa_resend_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_tfa_resend_module);
+    ctx = ngx_http_tfa_resend_get_ctx(r);
 
     rc = ngx_http_tfa_resend_check_request_body(r);
 
@@ -297,10 +317,7 @@ ngx_http_tfa_resend_body_handler(ngx_http_request_t *r)
      * nothing on (no content handler) needs none.
      */
 
-    if (r->content_handler) {
-        ctx->content_handler = r->content_handler;
-        r->content_handler = ngx_http_tfa_resend_content_handler;
-    }
+    ngx_http_tfa_resend_wrap_content_handler(r, ctx);
 
     ctx->phase_rc = NGX_DECLINED;
 
@@ -312,6 +329,61 @@ ngx_http_tfa_resend_body_handler(ngx_http_request_t *r)
 
 
 /*
+ * The resend came to another location by an internal redirect (error_page,
+ * try_files, a named location): it was checked and admitted already, and
+ * is not again.  Its upstream request, if this location makes one, is
+ * built as in the first (credentials only if this location sends them).
+ */
+
+static ngx_int_t
+ngx_http_tfa_resend_redirected(ngx_http_request_t *r,
+    ngx_http_tfa_resend_ctx_t *ctx)
+{
+    ctx->redirected = 0;
+
+    if (ctx->phase_rc == NGX_DECLINED) {
+        ngx_http_tfa_resend_wrap_content_handler(r, ctx);
+        return NGX_DECLINED;
+    }
+
+    /*
+     * Refused before it was admitted (a body nginx would not read): an
+     * error page may answer, but nothing is passed on.
+     */
+
+    if (r->content_handler) {
+        return ctx->phase_rc >= NGX_HTTP_SPECIAL_RESPONSE
+               ? ctx->phase_rc : NGX_HTTP_BAD_REQUEST;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * The location's content handler (proxy_pass) runs inside a wrapper that
+ * builds the upstream request from the resend's headers only.  A location
+ * that passes nothing on (no content handler) is left as it is.
+ */
+
+static void
+ngx_http_tfa_resend_wrap_content_handler(ngx_http_request_t *r,
+    ngx_http_tfa_resend_ctx_t *ctx)
+{
+    ctx->content_handler = NULL;
+    ctx->create_request = NULL;
+    ctx->upstream = NULL;
+
+    if (r->content_handler
+        && r->content_handler != ngx_http_tfa_resend_content_handler)
+    {
+        ctx->content_handler = r->content_handler;
+        r->content_handler = ngx_http_tfa_resend_content_handler;
+    }
+}
+
+
+/*
  * Returns NGX_DECLINED for a valid body, else what the refusal returned
  * (the request then ends with it).
  */
@@ -319,8 +391,9 @@ ngx_http_tfa_resend_body_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_tfa_resend_check_request_body(ngx_http_request_t *r)
 {
-    char       reason[64];
-    ngx_str_t  body;
+    char                             reason[64];
+    ngx_str_t                        body;
+    ngx_http_tfa_resend_loc_conf_t  *lcf;
 
     if (ngx_http_tfa_resend_body_data(r, &body) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -328,6 +401,15 @@ ngx_http_tfa_resend_check_request_body(ngx_http_request_t *r)
 
     if (body.len == 0) {
         return NGX_DECLINED;
+    }
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_tfa_resend_module);
+
+    if (body.len > lcf->max_body_size) {
+        return ngx_http_tfa_resend_send_error(r,
+                                      NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                      NULL, "body is larger than "
+                                      "tfa_resend_max_body_size");
     }
 
     if (!ngx_http_tfa_resend_is_json(r)) {
@@ -505,7 +587,7 @@ ngx_http_tfa_resend_content_handler(ngx_http_request_t *r)
     ngx_http_tfa_resend_saved_t      saved;
     ngx_http_tfa_resend_loc_conf_t  *lcf;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_tfa_resend_module);
+    ctx = ngx_http_tfa_resend_get_ctx(r);
 
     if (ctx == NULL || ctx->content_handler == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -518,7 +600,9 @@ ngx_http_tfa_resend_content_handler(ngx_http_request_t *r)
     uri = r->uri;
     r->uri = ctx->uri;
 
-    if (ngx_http_tfa_resend_inject_credentials(r, &lcf->credentials, &saved)
+    if (ngx_http_tfa_resend_swap_request(r, lcf,
+                                   lcf->inject ? &lcf->credentials : NULL,
+                                   &saved)
         != NGX_OK)
     {
         r->uri = uri;
@@ -536,6 +620,7 @@ ngx_http_tfa_resend_content_handler(ngx_http_request_t *r)
     r->uri = uri;
 
     u = r->upstream;
+    ctx->upstream = u;
 
     if (u && u->request_bufs == NULL && u->create_request
         && ctx->create_request == NULL)
@@ -560,7 +645,7 @@ ngx_http_tfa_resend_create_request(ngx_http_request_t *r)
     ngx_http_tfa_resend_saved_t      saved;
     ngx_http_tfa_resend_loc_conf_t  *lcf;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_tfa_resend_module);
+    ctx = ngx_http_tfa_resend_get_ctx(r);
 
     if (ctx == NULL || ctx->create_request == NULL) {
         return NGX_ERROR;
@@ -571,7 +656,9 @@ ngx_http_tfa_resend_create_request(ngx_http_request_t *r)
     uri = r->uri;
     r->uri = ctx->uri;
 
-    if (ngx_http_tfa_resend_inject_credentials(r, &lcf->credentials, &saved)
+    if (ngx_http_tfa_resend_swap_request(r, lcf,
+                                   lcf->inject ? &lcf->credentials : NULL,
+                                   &saved)
         != NGX_OK)
     {
         r->uri = uri;
@@ -628,17 +715,15 @@ ngx_http_tfa_resend_merge_intercept_conf(ngx_conf_t *cf,
     ngx_http_tfa_resend_loc_conf_t *conf)
 {
     char                              err[256];
-    ngx_http_core_loc_conf_t         *clcf;
     ngx_http_tfa_resend_pattern_t    *p;
     ngx_http_tfa_resend_main_conf_t  *mcf;
 
     ngx_conf_merge_ptr_value(conf->pin_pattern, prev->pin_pattern, NULL);
     ngx_conf_merge_uint_value(conf->pin_case, prev->pin_case,
                               NGX_HTTP_TFA_RESEND_PIN_CASE_UPPER);
-
-    if (conf->credentials.data == NULL) {
-        conf->credentials = prev->credentials;
-    }
+    ngx_conf_merge_ptr_value(conf->pass_headers, prev->pass_headers, NULL);
+    ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
+                              16 * 1024);
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tfa_resend_module);
 
@@ -670,25 +755,7 @@ ngx_http_tfa_resend_merge_intercept_conf(ngx_conf_t *cf,
         conf->pin_pattern = mcf->default_pattern;
     }
 
-    /*
-     * Merging runs for the server level too, and for locations that pass
-     * nothing on: only a location that has tfa_resend on and a content
-     * handler of its own (proxy_pass ...) must have credentials.
-     */
-
-    if (conf->enable == 1 && conf->credentials.data == NULL) {
-        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-        if (clcf->handler) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "no credentials for tfa_resend in location "
-                               "\"%V\": add tfa_resend_credentials",
-                               &clcf->name);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    return NGX_CONF_OK;
+    return ngx_http_tfa_resend_merge_credentials(cf, prev, conf);
 }
 
 

@@ -140,6 +140,7 @@ ngx_http_tfa_resend_limit_request(ngx_http_request_t *r,
                   ? r->request_body->post_handler : ngx_http_core_run_phases;
 
     ctx->limit_limit = store->limit;
+    ctx->limit_store = store;
 
     rc = store->type->admit(store, &adm->op);
 
@@ -453,7 +454,7 @@ ngx_http_tfa_resend_limit_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_tfa_resend_module);
+    ctx = ngx_http_tfa_resend_get_ctx(r);
 
     if (ctx == NULL || ctx->limit_headers) {
         return ngx_http_next_header_filter(r);
@@ -461,7 +462,9 @@ ngx_http_tfa_resend_limit_header_filter(ngx_http_request_t *r)
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_tfa_resend_module);
 
-    store = lcf->limit_store;
+    /* after a redirect, the zone of the location that admitted it */
+
+    store = ctx->limit_store ? ctx->limit_store : lcf->limit_store;
 
     if (store == NULL) {
         return ngx_http_next_header_filter(r);

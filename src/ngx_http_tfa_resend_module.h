@@ -39,6 +39,10 @@ typedef struct {
     struct ngx_http_tfa_resend_pattern_s  *pin_pattern;
     ngx_uint_t                  pin_case;     /* ..._PIN_CASE_UPPER ... */
     ngx_str_t                   credentials;  /* "Basic ..." or "App ..." */
+    ngx_array_t                *pass_headers;  /* of ngx_str_t, or NULL */
+    size_t                      max_body_size;
+    ngx_flag_t                  own;      /* tfa_resend, _credentials here */
+    ngx_flag_t                  inject;   /* the credentials go from here */
 
     /* limiter */
     struct ngx_http_tfa_resend_store_s  *limit_store;  /* NULL: off */
@@ -78,8 +82,11 @@ typedef struct {
     ngx_http_handler_pt         content_handler;  /* the location's own */
     ngx_int_t                 (*create_request)(ngx_http_request_t *r);
     ngx_int_t                   phase_rc;         /* precontent, re-entered */
+    ngx_http_upstream_t        *upstream;         /* this location's own */
+    unsigned                    redirected:1;     /* found again, not seen */
 
     /* limiter */
+    struct ngx_http_tfa_resend_store_s  *limit_store;  /* that admitted */
     ngx_uint_t                  limit_state;      /* ..._LIMIT_PASSED ... */
     ngx_uint_t                  limit_limit;      /* N */
     ngx_uint_t                  limit_remaining;
@@ -109,6 +116,7 @@ typedef struct {
     unsigned                    collecting:1;     /* upstream's answer */
     unsigned                    too_large:1;
     unsigned                    cut_short:1;
+    unsigned                    unusable:1;       /* status or 1xx */
     unsigned                    timed_out:1;
     unsigned                    sent:1;
 } ngx_http_tfa_resend_ctx_t;

@@ -20,6 +20,9 @@
 #include "ngx_http_tfa_resend_response.h"
 
 
+static void ngx_http_tfa_resend_ctx_cleanup(void *data);
+
+
 /*
  * The request's resend state.  Besides the phase handler, the filter makes
  * it for a resend that nginx answered before the phases ran (a body over
@@ -31,12 +34,23 @@ ngx_http_tfa_resend_create_ctx(ngx_http_request_t *r,
     ngx_http_tfa_resend_loc_conf_t *lcf, const u_char *pin, size_t len)
 {
     u_char                     *p;
+    ngx_pool_cleanup_t         *cln;
     ngx_http_tfa_resend_ctx_t  *ctx;
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_tfa_resend_ctx_t));
     if (ctx == NULL) {
         return NULL;
     }
+
+    /* found again by ngx_http_tfa_resend_get_ctx() after a redirect */
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_tfa_resend_ctx_cleanup;
+    cln->data = ctx;
 
     ngx_http_set_ctx(r, ctx, ngx_http_tfa_resend_module);
 
@@ -67,6 +81,69 @@ ngx_http_tfa_resend_create_ctx(ngx_http_request_t *r,
 }
 
 
+/*
+ * An internal redirect (error_page, try_files, a named location) clears
+ * every module's context, but the request stays the resend it was: its
+ * state is found again through its pool cleanup, by the cleanup's handler,
+ * as the realip module finds its own.  What the previous location made of
+ * the answer goes; the admission and the pinId stay.
+ */
+
+ngx_http_tfa_resend_ctx_t *
+ngx_http_tfa_resend_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_tfa_resend_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tfa_resend_module);
+
+    if (ctx || !r->internal || r != r->main) {
+        return ctx;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler != ngx_http_tfa_resend_ctx_cleanup) {
+            continue;
+        }
+
+        ctx = cln->data;
+
+        ctx->redirected = 1;
+        ctx->content_handler = NULL;
+        ctx->create_request = NULL;
+        ctx->upstream = NULL;
+        ctx->upstream_status = 0;
+        ctx->received = 0;
+        ctx->body = NULL;
+        ctx->answer = NULL;
+        ctx->finalize_request = NULL;
+        ctx->replace_body = 0;
+        ctx->collecting = 0;
+        ctx->too_large = 0;
+        ctx->cut_short = 0;
+        ctx->unusable = 0;
+        ctx->timed_out = 0;
+        ctx->limit_headers = 0;
+
+        ngx_http_set_ctx(r, ctx, ngx_http_tfa_resend_module);
+
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tfa_resend: resend state kept across a redirect");
+
+        return ctx;
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_tfa_resend_ctx_cleanup(void *data)
+{
+    /* nothing to free: the handler only marks the state's cleanup */
+}
+
+
 ngx_int_t
 ngx_http_tfa_resend_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *message_id, const char *text)
@@ -76,7 +153,7 @@ ngx_http_tfa_resend_send_error(ngx_http_request_t *r, ngx_uint_t status,
     ngx_http_tfa_resend_ctx_t        *ctx;
     ngx_http_tfa_resend_canonical_t   c;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_tfa_resend_module);
+    ctx = ngx_http_tfa_resend_get_ctx(r);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -30,6 +30,13 @@ ngx_http_tfa_resend_ctx_t *ngx_http_tfa_resend_create_ctx(
     const u_char *pin, size_t len);
 
 /*
+ * The request's resend state, also after an internal redirect (which clears
+ * module contexts): NULL for a request that is no intercepted resend.
+ */
+ngx_http_tfa_resend_ctx_t *ngx_http_tfa_resend_get_ctx(
+    ngx_http_request_t *r);
+
+/*
  * Sends a canonical error response made by the module itself (400, 405,
  * 415, 429, 503 ...) and returns what the caller returns to nginx (as
  * ngx_http_send_header / ngx_http_output_filter do).

@@ -11,6 +11,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tfa_resend_module.h"
+#include "ngx_http_tfa_resend_response.h"
 #include "ngx_http_tfa_resend_variables.h"
 
 
@@ -70,7 +71,7 @@ ngx_http_tfa_resend_pin_id_variable(ngx_http_request_t *r,
 {
     ngx_http_tfa_resend_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_tfa_resend_module);
+    ctx = ngx_http_tfa_resend_get_ctx(r->main);
 
     if (ctx == NULL) {
         ngx_http_tfa_resend_set_variable(v, (u_char *) "", 0);
@@ -89,7 +90,7 @@ ngx_http_tfa_resend_call_status_variable(ngx_http_request_t *r,
 {
     ngx_http_tfa_resend_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_tfa_resend_module);
+    ctx = ngx_http_tfa_resend_get_ctx(r->main);
 
     if (ctx == NULL || ctx->call_status == NULL) {
         ngx_http_tfa_resend_set_variable(v, (u_char *) "", 0);
@@ -119,7 +120,7 @@ ngx_http_tfa_resend_limit_status_variable(ngx_http_request_t *r,
         ngx_string("REJECTED_DRY_RUN")
     };
 
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_tfa_resend_module);
+    ctx = ngx_http_tfa_resend_get_ctx(r->main);
 
     if (ctx == NULL
         || ctx->limit_state >= sizeof(states) / sizeof(states[0]))
@@ -142,7 +143,7 @@ ngx_http_tfa_resend_limit_remaining_variable(ngx_http_request_t *r,
     u_char                     *p;
     ngx_http_tfa_resend_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_tfa_resend_module);
+    ctx = ngx_http_tfa_resend_get_ctx(r->main);
 
     if (ctx == NULL
         || ((ctx->limit_state == NGX_HTTP_TFA_RESEND_LIMIT_NONE

@@ -225,10 +225,10 @@ is($rc, 0, 'no credentials where nothing is passed on, or tfa_resend is off: '
            . 'nginx -t passes') or diag($out);
 
 ($rc, $out) = nginx_t(q{
-    tfa_resend on;
     server {
         listen 127.0.0.1:1999;
         location /2fa/ {
+            tfa_resend on;
             if ($arg_v) {
                 proxy_pass http://127.0.0.1:1998;
             }
@@ -486,17 +486,25 @@ auth=[App Env-App-Key-5d9e]
 
 
 
-=== TEST 8: inherited from the http level
+=== TEST 8: tfa_resend on and the credentials at the http level: a location that only inherits them sends none, one that says "tfa_resend on" does
 --- http_config eval
 "    tfa_resend on;\n    tfa_resend_credentials basic \"grace:Http-Level-2\";\n"
 . $::http_config
 --- config
-    location /2fa/ {
+    location /2fa/1/ {
         tfa_resend_normalize off;
         proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
     }
+
+    location /2fa/2/ {
+        tfa_resend on;
+        tfa_resend_normalize off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
+    }
+--- request eval
+["POST /2fa/1/pin/$::pin/resend/voice", "POST /2fa/2/pin/$::pin/resend/voice"]
 --- response_body eval
-"auth=[Basic " . ::b64('grace:Http-Level-2') . "]\n"
+["auth=[]\n", "auth=[Basic " . ::b64('grace:Http-Level-2') . "]\n"]
 
 
 

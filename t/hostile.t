@@ -72,6 +72,7 @@ our $config = <<'_EOC_';
         tfa_resend on;
         tfa_resend_credentials basic "alice:s3cret-Upstream";
         client_max_body_size 64k;
+        tfa_resend_max_body_size 64k;     # the parser sees them all
         proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
 _EOC_
@@ -228,7 +229,7 @@ client sent invalid chunked body
 --- tcp_query eval
 "POST /2fa/2/pin/$::pin/resend/voice HTTP/1.0\r\nHost: 127.0.0.1:1998\r\n"
 . "Connection: close\r\nContent-Length: 2\r\nContent-Type: application/json\r\n"
-. "Authorization: $::ours\r\n\r\n{}"
+. "Accept: application/json\r\nAuthorization: $::ours\r\n\r\n{}"
 --- tcp_reply eval
 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 52\r\nConnection: close\r\n\r\n"
 . '{"to":"41793026727","callStatus":"PENDING_ACCEPTED"}'

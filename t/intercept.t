@@ -29,7 +29,11 @@ sub upstream_request {
 
     my $req = "POST $path HTTP/1.0\r\nHost: infobip\r\nConnection: close\r\n";
     $req .= 'Content-Length: ' . length($body) . "\r\n" if length $body;
-    $req .= "$_\r\n" for @headers;
+    # the module's own Accept goes just before its Authorization
+    for my $h (@headers) {
+        $req .= "Accept: application/json\r\n" if $h =~ /^Authorization:/;
+        $req .= "$h\r\n";
+    }
 
     return "$req\r\n$body";
 }
@@ -95,6 +99,7 @@ __DATA__
     location /2fa/ {
         tfa_resend on;
         tfa_resend_credentials basic "alice:s3cret-Upstream";
+        tfa_resend_pass_header X-Request-Id;
         proxy_pass http://infobip;
     }
 --- more_headers
@@ -271,7 +276,7 @@ POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice
 --- tcp_query eval
 "POST /2fa/2/pin/$::pin/resend/voice HTTP/1.0\r\n"
 . "X-Forwarded-For: 127.0.0.1\r\nHost: api.infobip.com\r\n"
-. "Connection: close\r\n"
+. "Connection: close\r\nAccept: application/json\r\n"
 . "Authorization: $::ours\r\n\r\n"
 --- tcp_reply eval: ::infobip_reply()
 --- error_code: 200
@@ -296,7 +301,7 @@ POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice
 --- tcp_query eval
 "POST /2fa/2/pin/$::pin/resend/voice HTTP/1.0\r\n"
 . "X-Gateway: tfa\r\nHost: infobip\r\nConnection: close\r\n"
-. "Authorization: $::ours\r\n\r\n"
+. "Accept: application/json\r\nAuthorization: $::ours\r\n\r\n"
 --- tcp_reply eval: ::infobip_reply()
 --- error_code: 200
 --- response_body eval: $::canonical_ok
@@ -325,6 +330,7 @@ POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice
         tfa_resend on;
         tfa_resend_credentials basic "alice:s3cret-Upstream";
         tfa_resend_normalize off;
+        tfa_resend_pass_header X-Custom;
         proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
     }
 --- more_headers
@@ -442,6 +448,7 @@ X-Pin-Id: 9C817C6F8AF3D48F9FE553282AFA2B67
         proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
 
         location /2fa/1/ {
+            tfa_resend on;
             tfa_resend_pin_pattern "^PIN-[0-9]{6}$";
             proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
         }

@@ -413,6 +413,7 @@ A chain on one nginx: this block starts it; TEST 11 (no --- config) goes on with
         tfa_resend_credentials basic "user:pass";
         tfa_resend_limit zone=r5;
         tfa_resend_limit_refund on;
+        tfa_resend_pass_header X-Mock-Status;
         proxy_pass http://127.0.0.1:1980;
     }
 --- more_headers
