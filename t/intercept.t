@@ -1019,6 +1019,7 @@ Test::More::like($out, qr/\[emerg\] .*invalid value "mixed" in .*nginx\.conf:\d+
         proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
 
         location /2fa/1/ {
+            tfa_resend on;
             tfa_resend_pin_case off;
             proxy_pass http://127.0.0.1:$TEST_NGINX_TFA_MOCK_PORT;
         }

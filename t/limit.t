@@ -948,6 +948,7 @@ A chain on one nginx: this block starts it; TEST 38 to 41 (no --- config) go on 
     location /2fa/ {
         tfa_resend on;
         tfa_resend_credentials basic "user:s3cret-t37";
+        tfa_resend_pass_header X-Mock-Status;
         tfa_resend_limit zone=t37;
         tfa_resend_limit_refund on;
         proxy_pass http://127.0.0.1:1991;
@@ -957,6 +958,7 @@ A chain on one nginx: this block starts it; TEST 38 to 41 (no --- config) go on 
         rewrite ^/norefund(/.*)$ $1 break;
         tfa_resend on;
         tfa_resend_credentials basic "user:s3cret-t37";
+        tfa_resend_pass_header X-Mock-Status;
         tfa_resend_limit zone=t37;
         proxy_pass http://127.0.0.1:1991;
     }
@@ -1032,6 +1034,7 @@ $::Mock
     location /2fa/ {
         tfa_resend on;
         tfa_resend_credentials basic "user:pass";
+        tfa_resend_pass_header X-Mock-Status;
         proxy_pass http://127.0.0.1:1991;
     }
 --- init
@@ -1074,6 +1077,7 @@ GET /2fa/2/pin
     location /2fa/ {
         tfa_resend on;
         tfa_resend_credentials basic "user:pass";
+        tfa_resend_pass_header X-Mock-Status;
         tfa_resend_limit zone=t43;
         tfa_resend_limit_refund on;
         proxy_pass http://127.0.0.1:1991;

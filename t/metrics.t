@@ -543,6 +543,7 @@ GET /metrics
 "
     tfa_resend on;
     tfa_resend_credentials basic \"user:pass\";
+    tfa_resend_pass_header X-Mock-Status;
     tfa_resend_limit_refund on;
     proxy_read_timeout 1s;
 

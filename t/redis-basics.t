@@ -610,6 +610,7 @@ A chain on one nginx: this block starts it; TEST 18 (no --- config) goes on with
     location /2fa/ {
         tfa_resend on;
         tfa_resend_credentials basic "user:pass";
+        tfa_resend_pass_header X-Mock-Status;
         tfa_resend_limit zone=r17;
         tfa_resend_limit_refund on;
         proxy_pass http://127.0.0.1:1980;
@@ -650,6 +651,7 @@ Test::More::is(::redis($::RedisPort, 'EXISTS',
     location /2fa/ {
         tfa_resend on;
         tfa_resend_credentials basic "user:pass";
+        tfa_resend_pass_header X-Mock-Status;
         tfa_resend_limit zone=r19;
         tfa_resend_limit_refund on;
         proxy_pass http://127.0.0.1:1980;
