@@ -27,6 +27,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+here=$(pwd)
 cd "$root"
 BUILD=${BUILD:-$root/build}
 case $BUILD in /*) ;; *) BUILD=$root/$BUILD ;; esac
@@ -40,7 +41,11 @@ conf_flags=(--with-compat --with-http_auth_request_module)
 cflags="-g -O2 -Wall -Wextra -Wno-unused-parameter -Werror"
 
 if [ -n "${NGX_MATRIX_SRC:-}" ]; then
-    read -r -a sources <<< "$NGX_MATRIX_SRC"
+    sources=()
+    for s in $NGX_MATRIX_SRC; do
+        case $s in /*) ;; *) s=$here/$s ;; esac
+        sources+=("$s")
+    done
 else
     sources=()
     for s in "$root"/../shared/nginx-src/nginx-*; do
@@ -156,7 +161,8 @@ one() {
     if ! make -C "$dir/src" -f objs-module/Makefile -j"$JOBS" modules \
          > "$log" 2>&1
     then
-        grep -E 'error:|warning:' "$log" | head -n 30 >&2 || tail -n 30 "$log" >&2
+        grep -E 'error:|warning:' "$log" | head -n 30 >&2 \
+            || tail -n 30 "$log" >&2
         echo "$line  build FAILED (module; see $log)"
         return 1
     fi
