@@ -606,10 +606,13 @@ ngx_http_tfa_resend_shm_admit(ngx_http_tfa_resend_store_t *store,
     uint32_t                         hash;
     uint64_t                         now, window;
     ngx_int_t                        rc;
-    ngx_uint_t                       code, limit, nodes;
+    ngx_uint_t                       code, limit;
     ngx_rbtree_node_t               *node;
     ngx_http_tfa_resend_shm_t       *shm;
     ngx_http_tfa_resend_shm_node_t  *sn;
+#if (NGX_DEBUG)
+    ngx_uint_t                       nodes;
+#endif
 
     shm = store->data;
 
@@ -681,7 +684,10 @@ ngx_http_tfa_resend_shm_admit(ngx_http_tfa_resend_store_t *store,
 
 done:
 
+#if (NGX_DEBUG)
+    /* read under the lock, logged after it */
     nodes = shm->sh->nodes;
+#endif
 
     ngx_shmtx_unlock(&shm->shpool->mutex);
 

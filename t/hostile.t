@@ -220,6 +220,9 @@ client sent invalid chunked body
     location /2fa/ {
         tfa_resend on;
         tfa_resend_credentials basic "alice:s3cret-Upstream";
+        proxy_http_version 1.0;
+        proxy_set_header Host $proxy_host;
+        proxy_set_header Connection close;
         proxy_pass http://127.0.0.1:1998;
     }
 --- raw_request eval

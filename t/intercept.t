@@ -24,6 +24,7 @@ our $pin = '9C817C6F8AF3D48F9FE553282AFA2B67';
 our $ours = 'Basic ' . encode_base64('alice:s3cret-Upstream', '');
 
 # what nginx's proxy sends for a resend to "proxy_pass http://infobip;"
+# with the proxy settings of $http_config below
 sub upstream_request {
     my ($path, $body, @headers) = @_;
 
@@ -50,6 +51,15 @@ sub infobip_reply {
 our $canonical_ok = canonical_ok($pin);
 
 our $http_config = <<'_EOC_';
+    # the upstream request upstream_request() spells out, stated so that it
+    # is the same on every nginx version: 1.29.7 and later default to
+    # HTTP/1.1 and send no "Connection: close"; 1.31.4 and later write Host
+    # first whatever its place among proxy_set_header, so it comes first
+    # here.  No connection is kept: each answer says "Connection: close".
+    proxy_http_version 1.0;
+    proxy_set_header Host $proxy_host;
+    proxy_set_header Connection close;
+
     upstream infobip {
         server 127.0.0.1:$TEST_NGINX_TFA_TCP_PORT;
     }
@@ -261,8 +271,9 @@ a client request body is buffered to a temporary file
 
 === TEST 8: upstream view: proxy_set_header for other headers, inherited from the server level
 --- config
-    proxy_set_header X-Forwarded-For $remote_addr;
     proxy_set_header Host api.infobip.com;
+    proxy_set_header X-Forwarded-For $remote_addr;
+    proxy_set_header Connection close;
 
     location /2fa/ {
         tfa_resend on;
@@ -275,7 +286,7 @@ Authorization: Basic Y2xpZW50OmNsaWVudC1wYXNz
 POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice
 --- tcp_query eval
 "POST /2fa/2/pin/$::pin/resend/voice HTTP/1.0\r\n"
-. "X-Forwarded-For: 127.0.0.1\r\nHost: api.infobip.com\r\n"
+. "Host: api.infobip.com\r\nX-Forwarded-For: 127.0.0.1\r\n"
 . "Connection: close\r\nAccept: application/json\r\n"
 . "Authorization: $::ours\r\n\r\n"
 --- tcp_reply eval: ::infobip_reply()
@@ -291,7 +302,9 @@ POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice
     location /2fa/ {
         tfa_resend on;
         tfa_resend_credentials basic "alice:s3cret-Upstream";
+        proxy_set_header Host $proxy_host;
         proxy_set_header X-Gateway tfa;
+        proxy_set_header Connection close;
         proxy_pass http://infobip;
     }
 --- more_headers
@@ -300,7 +313,7 @@ Authorization: Basic Y2xpZW50OmNsaWVudC1wYXNz
 POST /2fa/2/pin/9C817C6F8AF3D48F9FE553282AFA2B67/resend/voice
 --- tcp_query eval
 "POST /2fa/2/pin/$::pin/resend/voice HTTP/1.0\r\n"
-. "X-Gateway: tfa\r\nHost: infobip\r\nConnection: close\r\n"
+. "Host: infobip\r\nX-Gateway: tfa\r\nConnection: close\r\n"
 . "Accept: application/json\r\nAuthorization: $::ours\r\n\r\n"
 --- tcp_reply eval: ::infobip_reply()
 --- error_code: 200

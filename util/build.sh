@@ -7,6 +7,10 @@
 #
 #   util/build.sh                 build $BUILD/ngx_http_tfa_resend_module.so
 #   CC=clang util/build.sh        the same with clang
+#   WITH_DEBUG=no util/build.sh   Debian's flags without --with-debug: what
+#                                 nginx's configure gives by default, where a
+#                                 variable read only by ngx_log_debug*() is
+#                                 unused and stops the build (-Werror)
 #   EXTRA_CFLAGS=... util/build.sh
 #
 set -euo pipefail
@@ -17,6 +21,7 @@ CC=${CC:-gcc}
 NGX_SRC=${NGX_SRC:-/usr/share/nginx/src}
 EXTRA_CFLAGS=${EXTRA_CFLAGS:-}
 EXTRA_LDFLAGS=${EXTRA_LDFLAGS:-}
+WITH_DEBUG=${WITH_DEBUG:-yes}
 
 case $BUILD in /*) ;; *) BUILD=$root/$BUILD ;; esac
 
@@ -30,6 +35,11 @@ fi
 tag=$(printf '%s|%s|%s' "$CC" "$EXTRA_CFLAGS" "$EXTRA_LDFLAGS" \
       | md5sum | cut -c1-8)
 tree=$BUILD/nginx-$(basename "$CC")-$tag
+case $WITH_DEBUG in
+    yes) ;;
+    no)  tree=$tree-nodebug ;;
+    *)   echo "build: WITH_DEBUG is yes or no, not '$WITH_DEBUG'" >&2; exit 2 ;;
+esac
 
 if [ ! -x "$tree/configure" ]; then
     echo "build: copying $NGX_SRC to $tree"
@@ -39,6 +49,14 @@ fi
 
 # shellcheck disable=SC1091
 . "$NGX_SRC/conf_flags"
+
+if [ "$WITH_DEBUG" = no ]; then
+    flags=()
+    for f in "${NGX_CONF_FLAGS[@]}"; do
+        [ "$f" = --with-debug ] || flags+=("$f")
+    done
+    NGX_CONF_FLAGS=("${flags[@]}")
+fi
 
 cflags="-g -O2 -fPIC -Wall -Wextra -Wno-unused-parameter -Werror $EXTRA_CFLAGS"
 ldflags="-fPIC $EXTRA_LDFLAGS"
@@ -64,7 +82,9 @@ echo "build: compiling the module ($CC)"
 make -s -C "$tree" -f objs/Makefile modules
 
 so=$tree/objs/ngx_http_tfa_resend_module.so
-if [ "$CC" = gcc ] && [ -z "$EXTRA_CFLAGS$EXTRA_LDFLAGS" ]; then
+if [ "$CC" = gcc ] && [ -z "$EXTRA_CFLAGS$EXTRA_LDFLAGS" ] \
+   && [ "$WITH_DEBUG" = yes ]
+then
     # a running nginx maps the old file: replace it, never write into it
     cp "$so" "$BUILD/.ngx_http_tfa_resend_module.so.$$"
     mv -f "$BUILD/.ngx_http_tfa_resend_module.so.$$" \

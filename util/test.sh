@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: install what is missing, build the module with gcc
-# and clang (-Wall -Wextra -Werror), run the C unit tests, then the
-# Test::Nginx suite in t/ against Debian's own nginx loading the module.
+# and clang (-Wall -Wextra -Werror) and once more without --with-debug, run
+# the C unit tests, then the Test::Nginx suite in t/ against Debian's own
+# nginx loading the module.
 #
 #   util/test.sh                  everything
 #   util/test.sh t/limit.t        only these Test::Nginx files
@@ -26,6 +27,9 @@ util/build.sh
 if [ $# -eq 0 ]; then
     say "building the module with clang (warnings are errors)"
     CC=clang util/build.sh
+
+    say "building the module with gcc without --with-debug"
+    WITH_DEBUG=no util/build.sh
 
     say "C unit tests"
     make -s unit
