@@ -294,7 +294,6 @@ static ngx_int_t
 ngx_http_tfa_resend_redis_parse_url(ngx_conf_t *cf,
     ngx_http_tfa_resend_redis_t *rd, ngx_str_t *value)
 {
-    size_t     len;
     ngx_int_t  db;
     ngx_url_t  u;
 
@@ -356,16 +355,8 @@ ngx_http_tfa_resend_redis_parse_url(ngx_conf_t *cf,
     }
 
     rd->addr = u.addrs[0].name;
-    rd->port = (int) u.port;
-
-    rd->ip = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
-    if (rd->ip == NULL) {
-        return NGX_ERROR;
-    }
-
-    len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, rd->ip,
-                        NGX_SOCKADDR_STRLEN, 0);
-    rd->ip[len] = '\0';
+    rd->sockaddr = u.addrs[0].sockaddr;
+    rd->socklen = u.addrs[0].socklen;
 
     return NGX_OK;
 }

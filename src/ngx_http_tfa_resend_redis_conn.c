@@ -4,8 +4,8 @@
  *
  * The Redis store's connection.
  *
- * Each worker keeps one connection per zone, through hiredis's
- * asynchronous API on nginx's event loop (ngx_http_tfa_resend_hiredis.c).
+ * Each worker keeps one connection per zone, a link on nginx's event loop
+ * (ngx_http_tfa_resend_redis_link.c).
  * No call blocks: the address is resolved and the password file read when
  * the configuration is read, a lost connection is made again by the next
  * resend that needs it, after a backoff if it failed.  The handshake is
@@ -27,12 +27,14 @@
 
 static ngx_int_t ngx_http_tfa_resend_redis_connect(
     ngx_http_tfa_resend_redis_t *rd);
-static void ngx_http_tfa_resend_redis_gone(redisAsyncContext *ac,
-    void *data);
-static void ngx_http_tfa_resend_redis_setup_reply(redisAsyncContext *ac,
-    void *r, void *privdata);
-static void ngx_http_tfa_resend_redis_load_reply(redisAsyncContext *ac,
-    void *r, void *privdata);
+static ngx_int_t ngx_http_tfa_resend_redis_handshake(
+    ngx_http_tfa_resend_redis_t *rd, ngx_http_tfa_resend_redis_link_t *link);
+static void ngx_http_tfa_resend_redis_closed(
+    ngx_http_tfa_resend_redis_link_t *link);
+static void ngx_http_tfa_resend_redis_setup_reply(void *data,
+    redisReply *reply);
+static void ngx_http_tfa_resend_redis_load_reply(void *data,
+    redisReply *reply);
 static void ngx_http_tfa_resend_redis_refused(
     ngx_http_tfa_resend_redis_t *rd);
 
@@ -46,7 +48,7 @@ ngx_str_t  ngx_http_tfa_resend_redis_modes[] = {
 
 
 /*
- * NGX_OK: a command can be sent now (connected, or connecting: hiredis
+ * NGX_OK: a command can be sent now (connected, or connecting: the link
  * queues it behind the handshake); else conn->why says why not.
  */
 
@@ -73,7 +75,7 @@ ngx_http_tfa_resend_redis_ready(ngx_http_tfa_resend_redis_t *rd)
         return ngx_http_tfa_resend_redis_connect(rd);
     }
 
-    /* connected, or connecting: hiredis queues behind the handshake */
+    /* connected, or connecting: the link queues behind the handshake */
 
     if (!conn->stalled) {
         return NGX_OK;
@@ -108,8 +110,8 @@ ngx_http_tfa_resend_redis_ready(ngx_http_tfa_resend_redis_t *rd)
 static ngx_int_t
 ngx_http_tfa_resend_redis_connect(ngx_http_tfa_resend_redis_t *rd)
 {
-    int                                rc;
-    redisAsyncContext                 *ac;
+    ngx_int_t                          rc;
+    ngx_http_tfa_resend_redis_link_t  *link;
     ngx_http_tfa_resend_redis_conn_t  *conn;
 
     conn = &rd->conn;
@@ -129,66 +131,47 @@ ngx_http_tfa_resend_redis_connect(ngx_http_tfa_resend_redis_t *rd)
                       << 32;
     }
 
+    link = &conn->master;
+
+    ngx_http_tfa_resend_redis_link_init(link);
+
     /* an IP address: no name is looked up here */
 
-    ac = redisAsyncConnect((char *) rd->ip, rd->port);
+    link->peer.sockaddr = rd->sockaddr;
+    link->peer.socklen = rd->socklen;
+    link->peer.name = &rd->addr;
 
-    if (ac == NULL) {
-        ngx_sprintf(conn->why, "could not be connected to: out of "
-                    "memory%Z");
-        goto failed;
-    }
+    /* connecting and TLS may take as long as a silent connection is kept */
 
-    if (ac->err) {
-        ngx_snprintf(conn->why, sizeof(conn->why) - 1,
-                     "could not be connected to: %s%Z", ac->errstr);
-        redisAsyncFree(ac);
-        goto failed;
-    }
-
-    if (ngx_http_tfa_resend_hiredis_attach(ac, ngx_cycle->log,
-                                           ngx_http_tfa_resend_redis_gone, rd)
-        != NGX_OK)
-    {
-        ngx_sprintf(conn->why, "could not be connected to: no free "
-                    "connection in this worker%Z");
-        redisAsyncFree(ac);
-        goto failed;
-    }
-
-    (void) redisEnableKeepAlive(&ac->c);
-
-    conn->ac = ac;
-    conn->state = NGX_HTTP_TFA_RESEND_REDIS_CONNECTING;
-    conn->stalled = 0;
-    conn->broken = 0;
+    link->timeout = ngx_max(10 * rd->timeout,
+                            NGX_HTTP_TFA_RESEND_REDIS_STALL_MIN);
+    link->closed = ngx_http_tfa_resend_redis_closed;
+    link->data = rd;
 
     /* the handshake, pipelined: the resends' commands queue behind it */
 
-    rc = REDIS_OK;
+    rc = ngx_http_tfa_resend_redis_handshake(rd, link);
 
-    if (rd->password.len) {
-        rc = redisAsyncCommand(ac, ngx_http_tfa_resend_redis_setup_reply, rd,
-                               "AUTH %b", rd->password.data,
-                               rd->password.len);
-    }
+    if (rc == NGX_OK) {
+        rc = ngx_http_tfa_resend_redis_link_connect(link);
 
-    if (rc == REDIS_OK && rd->db) {
-        rc = redisAsyncCommand(ac, ngx_http_tfa_resend_redis_setup_reply, rd,
-                               "SELECT %b", rd->db_arg.data, rd->db_arg.len);
-    }
+        if (rc != NGX_OK) {
+            ngx_memcpy(conn->why, link->err, sizeof(conn->why));
+        }
 
-    if (rc == REDIS_OK) {
-        rc = redisAsyncCommand(ac, ngx_http_tfa_resend_redis_load_reply, rd,
-                               "SCRIPT LOAD %b", rd->script.data,
-                               rd->script.len);
-    }
-
-    if (rc != REDIS_OK) {
+    } else {
         ngx_sprintf(conn->why, "could not take the handshake%Z");
-        ngx_http_tfa_resend_redis_fail(rd);
-        return NGX_DECLINED;
     }
+
+    if (rc != NGX_OK) {
+        /* nothing was sent: the handshake's handlers answer nothing */
+        ngx_http_tfa_resend_redis_link_close(link);
+        goto failed;
+    }
+
+    conn->link = link;
+    conn->state = NGX_HTTP_TFA_RESEND_REDIS_CONNECTING;
+    conn->stalled = 0;
 
     return NGX_OK;
 
@@ -203,56 +186,139 @@ failed:
 }
 
 
+/* AUTH, SELECT, SCRIPT LOAD, queued on the link before it connects */
+
+static ngx_int_t
+ngx_http_tfa_resend_redis_handshake(ngx_http_tfa_resend_redis_t *rd,
+    ngx_http_tfa_resend_redis_link_t *link)
+{
+    int          argc;
+    size_t       argvlen[3];
+    const char  *argv[3];
+
+    if (rd->password.len) {
+        argv[0] = "AUTH";
+        argvlen[0] = sizeof("AUTH") - 1;
+        argv[1] = (const char *) rd->password.data;
+        argvlen[1] = rd->password.len;
+        argc = 2;
+
+        if (ngx_http_tfa_resend_redis_link_send_argv(link, argc, argv,
+                argvlen, ngx_http_tfa_resend_redis_setup_reply, rd)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (rd->db) {
+        argv[0] = "SELECT";
+        argvlen[0] = sizeof("SELECT") - 1;
+        argv[1] = (const char *) rd->db_arg.data;
+        argvlen[1] = rd->db_arg.len;
+
+        if (ngx_http_tfa_resend_redis_link_send_argv(link, 2, argv, argvlen,
+                ngx_http_tfa_resend_redis_setup_reply, rd)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    argv[0] = "SCRIPT";
+    argvlen[0] = sizeof("SCRIPT") - 1;
+    argv[1] = "LOAD";
+    argvlen[1] = sizeof("LOAD") - 1;
+    argv[2] = (const char *) rd->script.data;
+    argvlen[2] = rd->script.len;
+
+    return ngx_http_tfa_resend_redis_link_send_argv(link, 3, argv, argvlen,
+               ngx_http_tfa_resend_redis_load_reply, rd);
+}
+
+
+ngx_int_t
+ngx_http_tfa_resend_redis_command(ngx_http_tfa_resend_redis_t *rd,
+    u_char *cmd, size_t len, ngx_http_tfa_resend_redis_reply_pt handler,
+    void *data)
+{
+    if (rd->conn.link == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_tfa_resend_redis_link_send(rd->conn.link, cmd, len,
+                                               handler, data);
+}
+
+
+ngx_int_t
+ngx_http_tfa_resend_redis_command_argv(ngx_http_tfa_resend_redis_t *rd,
+    int argc, const char **argv, const size_t *argvlen,
+    ngx_http_tfa_resend_redis_reply_pt handler, void *data)
+{
+    if (rd->conn.link == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_tfa_resend_redis_link_send_argv(rd->conn.link, argc,
+                                                    argv, argvlen, handler,
+                                                    data);
+}
+
+
 /*
  * Drops the connection (conn->why set) and connects again after the
- * backoff.  From a hiredis callback the context is freed once it returns;
- * elsewhere at once, and the commands in flight are answered with NULL
- * then: their resends are decided by on_store_error.
+ * backoff.  The commands in flight are answered with NULL: their resends
+ * are decided by on_store_error.
  */
 
 void
 ngx_http_tfa_resend_redis_fail(ngx_http_tfa_resend_redis_t *rd)
 {
-    redisAsyncContext                 *ac;
+    ngx_http_tfa_resend_redis_link_t  *link;
     ngx_http_tfa_resend_redis_conn_t  *conn;
 
     conn = &rd->conn;
 
-    ac = conn->ac;
+    link = conn->link;
 
-    conn->ac = NULL;
+    conn->link = NULL;
     conn->state = NGX_HTTP_TFA_RESEND_REDIS_DOWN;
     conn->stalled = 0;
     conn->retry_at = ngx_current_msec + conn->backoff;
     conn->backoff = ngx_min(2 * conn->backoff,
                             NGX_HTTP_TFA_RESEND_REDIS_BACKOFF_MAX);
 
-    if (ac) {
-        redisAsyncFree(ac);
+    if (link) {
+        ngx_http_tfa_resend_redis_link_close(link);
     }
 }
 
 
-/* hiredis frees a context: by our redisAsyncFree(), or after an error */
+/*
+ * The link closed by itself (link->err says why); the commands it took
+ * with it are answered NULL once this returns
+ */
 
 static void
-ngx_http_tfa_resend_redis_gone(redisAsyncContext *ac, void *data)
+ngx_http_tfa_resend_redis_closed(ngx_http_tfa_resend_redis_link_t *link)
 {
-    ngx_http_tfa_resend_redis_t  *rd = data;
+    ngx_http_tfa_resend_redis_t  *rd = link->data;
 
     ngx_http_tfa_resend_redis_conn_t  *conn;
 
     conn = &rd->conn;
 
-    if (conn->ac != ac) {
-        /* dropped on purpose: accounted for already */
+    if (conn->link != link) {
         return;
     }
 
-    conn->ac = NULL;
+    conn->link = NULL;
+
+    ngx_memcpy(conn->why, link->err, sizeof(conn->why));
 
     if (conn->state == NGX_HTTP_TFA_RESEND_REDIS_READY
-        && !conn->broken && !conn->stalled)
+        && link->lost == 0 && !conn->stalled)
     {
         /*
          * Closed while nothing was asked (Redis's idle timeout, a
@@ -260,23 +326,13 @@ ngx_http_tfa_resend_redis_gone(redisAsyncContext *ac, void *data)
          */
 
         ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
-                      "tfa_resend_limit_zone \"%V\": redis at %V closed "
-                      "the connection%s%s",
-                      &rd->store->name, &rd->addr, ac->err ? ": " : "",
-                      ac->err ? ac->errstr : "");
-
-        ngx_snprintf(conn->why, sizeof(conn->why) - 1,
-                     "closed the connection%s%s%Z", ac->err ? ": " : "",
-                     ac->err ? ac->errstr : "");
+                      "tfa_resend_limit_zone \"%V\": redis at %V %s",
+                      &rd->store->name, &rd->addr, link->err);
 
         conn->state = NGX_HTTP_TFA_RESEND_REDIS_DOWN;
         conn->retry_at = ngx_current_msec;
 
         return;
-    }
-
-    if (!conn->broken) {
-        ngx_http_tfa_resend_redis_lost(rd, ac);
     }
 
     conn->state = NGX_HTTP_TFA_RESEND_REDIS_DOWN;
@@ -290,14 +346,11 @@ ngx_http_tfa_resend_redis_gone(redisAsyncContext *ac, void *data)
 /* AUTH, SELECT: an error drops the connection */
 
 static void
-ngx_http_tfa_resend_redis_setup_reply(redisAsyncContext *ac, void *r,
-    void *privdata)
+ngx_http_tfa_resend_redis_setup_reply(void *data, redisReply *reply)
 {
-    ngx_http_tfa_resend_redis_t  *rd = privdata;
+    ngx_http_tfa_resend_redis_t  *rd = data;
 
-    redisReply  *reply = r;
-
-    if (reply == NULL || rd->conn.ac != ac) {
+    if (reply == NULL) {
         return;
     }
 
@@ -320,14 +373,11 @@ ngx_http_tfa_resend_redis_setup_reply(redisAsyncContext *ac, void *r,
 /* SCRIPT LOAD: the end of the handshake */
 
 static void
-ngx_http_tfa_resend_redis_load_reply(redisAsyncContext *ac, void *r,
-    void *privdata)
+ngx_http_tfa_resend_redis_load_reply(void *data, redisReply *reply)
 {
-    ngx_http_tfa_resend_redis_t  *rd = privdata;
+    ngx_http_tfa_resend_redis_t  *rd = data;
 
-    redisReply  *reply = r;
-
-    if (reply == NULL || rd->conn.ac != ac) {
+    if (reply == NULL) {
         return;
     }
 
@@ -379,30 +429,9 @@ ngx_http_tfa_resend_redis_refused(ngx_http_tfa_resend_redis_t *rd)
                       &rd->store->name, &rd->addr, rd->conn.why);
     }
 
-    rd->conn.broken = 1;
-
     ngx_http_tfa_resend_redis_fail(rd);
 }
 
-
-/*
- * A context that hiredis frees after an error: why, in conn->why, unless a
- * failure already said so
- */
-
-void
-ngx_http_tfa_resend_redis_lost(ngx_http_tfa_resend_redis_t *rd,
-    redisAsyncContext *ac)
-{
-    ngx_http_tfa_resend_redis_conn_t  *conn;
-
-    conn = &rd->conn;
-
-    ngx_snprintf(conn->why, sizeof(conn->why) - 1, "%s%s%s%Z",
-                 conn->state == NGX_HTTP_TFA_RESEND_REDIS_READY
-                 ? "closed the connection" : "could not be connected to",
-                 ac->err ? ": " : "", ac->err ? ac->errstr : "");
-}
 
 /* Redis decides again: say so once, if resends were decided without it */
 
