@@ -36,13 +36,24 @@ static ngx_int_t ngx_http_tfa_resend_redis_parse_url(ngx_conf_t *cf,
     ngx_http_tfa_resend_redis_t *rd, ngx_str_t *value);
 static ngx_int_t ngx_http_tfa_resend_redis_read_password(ngx_conf_t *cf,
     ngx_http_tfa_resend_redis_t *rd, ngx_str_t *value);
+static ngx_int_t ngx_http_tfa_resend_redis_username(ngx_conf_t *cf,
+    ngx_http_tfa_resend_redis_t *rd, ngx_str_t *value);
 static void ngx_http_tfa_resend_redis_pool_cleanup(void *data);
+
+
+/* by their place in ngx_http_tfa_resend_redis_params[] */
+#define NGX_HTTP_TFA_RESEND_REDIS_P_TIMEOUT     0
+#define NGX_HTTP_TFA_RESEND_REDIS_P_PASSWORD    1
+#define NGX_HTTP_TFA_RESEND_REDIS_P_ON_ERROR    2
+#define NGX_HTTP_TFA_RESEND_REDIS_P_USERNAME    3
+#define NGX_HTTP_TFA_RESEND_REDIS_P_N           4
 
 
 char  *ngx_http_tfa_resend_redis_params[] = {
     "redis_timeout=",
     "redis_password_file=",
     "on_store_error=",
+    "redis_username=",
     NULL
 };
 
@@ -53,44 +64,40 @@ ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
 {
     ngx_int_t                     t;
     ngx_str_t                    *value, *timeout, *password, *mode, s;
-    ngx_str_t                   **slot;
-    ngx_uint_t                    i, m, n;
+    ngx_str_t                    *given[NGX_HTTP_TFA_RESEND_REDIS_P_N];
+    ngx_uint_t                    i, j, m, n;
     ngx_pool_cleanup_t           *cln;
     ngx_http_tfa_resend_redis_t  *rd;
 
     value = params ? params->elts : NULL;
     n = params ? params->nelts : 0;
 
-    timeout = NULL;
-    password = NULL;
-    mode = NULL;
+    ngx_memzero(given, sizeof(given));
 
     /* the limiter passes only ngx_http_tfa_resend_redis_params[] */
 
     for (i = 0; i < n; i++) {
 
-        if (ngx_http_tfa_resend_conf_param(&value[i], "redis_timeout=", NULL))
-        {
-            slot = &timeout;
-
-        } else if (ngx_http_tfa_resend_conf_param(&value[i],
-                                                  "redis_password_file=",
-                                                  NULL))
-        {
-            slot = &password;
-
-        } else {
-            slot = &mode;
+        for (j = 0; ngx_http_tfa_resend_redis_params[j + 1]; j++) {
+            if (ngx_http_tfa_resend_conf_param(&value[i],
+                    ngx_http_tfa_resend_redis_params[j], NULL))
+            {
+                break;
+            }
         }
 
-        if (*slot) {
+        if (given[j]) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "duplicate parameter \"%V\"", &value[i]);
             return NGX_ERROR;
         }
 
-        *slot = &value[i];
+        given[j] = &value[i];
     }
+
+    timeout = given[NGX_HTTP_TFA_RESEND_REDIS_P_TIMEOUT];
+    password = given[NGX_HTTP_TFA_RESEND_REDIS_P_PASSWORD];
+    mode = given[NGX_HTTP_TFA_RESEND_REDIS_P_ON_ERROR];
 
     if (ngx_http_tfa_resend_conf_param(url, "store=rediss://", NULL)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -154,6 +161,13 @@ ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
     if (password
         && ngx_http_tfa_resend_redis_read_password(cf, rd, password)
            != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_tfa_resend_redis_username(cf, rd,
+            given[NGX_HTTP_TFA_RESEND_REDIS_P_USERNAME])
+        != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -444,6 +458,55 @@ done:
     ngx_explicit_memzero(buf, NGX_HTTP_TFA_RESEND_REDIS_PASSWORD_MAX + 1);
 
     return rc;
+}
+
+
+/*
+ * redis_username=NAME: AUTH NAME PASSWORD, a Redis 6 ACL user, with the
+ * password of redis_password_file; log lines name the user
+ */
+
+static ngx_int_t
+ngx_http_tfa_resend_redis_username(ngx_conf_t *cf,
+    ngx_http_tfa_resend_redis_t *rd, ngx_str_t *value)
+{
+    ngx_str_t   name;
+    ngx_uint_t  i;
+
+    if (value == NULL) {
+        return NGX_OK;
+    }
+
+    (void) ngx_http_tfa_resend_conf_param(value, "redis_username=", &name);
+
+    if (name.len == 0 || name.len > 128) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"%V\": a user name of 1 to 128 "
+                           "characters", value);
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < name.len; i++) {
+        if (name.data[i] <= 0x20 || name.data[i] >= 0x7f
+            || name.data[i] == '"')
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"%V\": a user name of printable "
+                               "characters, without spaces or quotes",
+                               value);
+            return NGX_ERROR;
+        }
+    }
+
+    if (rd->password.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" needs redis_password_file=", value);
+        return NGX_ERROR;
+    }
+
+    rd->username = name;
+
+    return NGX_OK;
 }
 
 

@@ -199,9 +199,15 @@ ngx_http_tfa_resend_redis_handshake(ngx_http_tfa_resend_redis_t *rd,
     if (rd->password.len) {
         argv[0] = "AUTH";
         argvlen[0] = sizeof("AUTH") - 1;
-        argv[1] = (const char *) rd->password.data;
-        argvlen[1] = rd->password.len;
-        argc = 2;
+        argc = 1;
+
+        if (rd->username.len) {
+            argv[argc] = (const char *) rd->username.data;
+            argvlen[argc++] = rd->username.len;
+        }
+
+        argv[argc] = (const char *) rd->password.data;
+        argvlen[argc++] = rd->password.len;
 
         if (ngx_http_tfa_resend_redis_link_send_argv(link, argc, argv,
                 argvlen, ngx_http_tfa_resend_redis_setup_reply, rd)
@@ -360,10 +366,12 @@ ngx_http_tfa_resend_redis_setup_reply(void *data, redisReply *reply)
         return;
     }
 
-    /* the error names the command, never the password */
+    /* the error names the user, never the password */
 
     ngx_snprintf(rd->conn.why, sizeof(rd->conn.why) - 1,
-                 "refused the connection's set-up: \"%*s\"%Z",
+                 "refused the connection's set-up%s%V%s: \"%*s\"%Z",
+                 rd->username.len ? " as user \"" : "", &rd->username,
+                 rd->username.len ? "\"" : "",
                  (size_t) ngx_min(reply->len, 160), reply->str);
 
     ngx_http_tfa_resend_redis_refused(rd);

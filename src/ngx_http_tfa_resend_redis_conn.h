@@ -75,6 +75,7 @@ typedef struct {
     ngx_uint_t                          db;
     ngx_str_t                           db_arg;
     ngx_str_t                           password;  /* empty: no AUTH */
+    ngx_str_t                           username;  /* empty: AUTH PASSWORD */
     ngx_msec_t                          timeout;
     ngx_uint_t                          on_error;
     ngx_str_t                           prefix;    /* "tfa:ZONE:" */
