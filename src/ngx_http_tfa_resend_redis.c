@@ -36,6 +36,10 @@ static ngx_int_t ngx_http_tfa_resend_redis_parse_url(ngx_conf_t *cf,
     ngx_http_tfa_resend_redis_t *rd, ngx_str_t *value);
 static ngx_int_t ngx_http_tfa_resend_redis_read_password(ngx_conf_t *cf,
     ngx_http_tfa_resend_redis_t *rd, ngx_str_t *value);
+static ngx_int_t ngx_http_tfa_resend_redis_ssl(ngx_conf_t *cf,
+    ngx_http_tfa_resend_redis_t *rd, ngx_str_t *url, ngx_str_t **given);
+static ngx_int_t ngx_http_tfa_resend_redis_ssl_file(ngx_conf_t *cf,
+    ngx_str_t *value, ngx_str_t *path);
 static ngx_int_t ngx_http_tfa_resend_redis_username(ngx_conf_t *cf,
     ngx_http_tfa_resend_redis_t *rd, ngx_str_t *value);
 static void ngx_http_tfa_resend_redis_pool_cleanup(void *data);
@@ -46,7 +50,13 @@ static void ngx_http_tfa_resend_redis_pool_cleanup(void *data);
 #define NGX_HTTP_TFA_RESEND_REDIS_P_PASSWORD    1
 #define NGX_HTTP_TFA_RESEND_REDIS_P_ON_ERROR    2
 #define NGX_HTTP_TFA_RESEND_REDIS_P_USERNAME    3
-#define NGX_HTTP_TFA_RESEND_REDIS_P_N           4
+#define NGX_HTTP_TFA_RESEND_REDIS_P_SSL_VERIFY  4
+#define NGX_HTTP_TFA_RESEND_REDIS_P_SSL_CA      5
+#define NGX_HTTP_TFA_RESEND_REDIS_P_SSL_NAME    6
+#define NGX_HTTP_TFA_RESEND_REDIS_P_SSL_CERT    7
+#define NGX_HTTP_TFA_RESEND_REDIS_P_SSL_KEY     8
+#define NGX_HTTP_TFA_RESEND_REDIS_P_SSL         4  /* the first TLS one */
+#define NGX_HTTP_TFA_RESEND_REDIS_P_N           9
 
 
 char  *ngx_http_tfa_resend_redis_params[] = {
@@ -54,6 +64,11 @@ char  *ngx_http_tfa_resend_redis_params[] = {
     "redis_password_file=",
     "on_store_error=",
     "redis_username=",
+    "redis_ssl_verify=",
+    "redis_ssl_trusted_certificate=",
+    "redis_ssl_name=",
+    "redis_ssl_certificate=",
+    "redis_ssl_certificate_key=",
     NULL
 };
 
@@ -99,13 +114,6 @@ ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
     password = given[NGX_HTTP_TFA_RESEND_REDIS_P_PASSWORD];
     mode = given[NGX_HTTP_TFA_RESEND_REDIS_P_ON_ERROR];
 
-    if (ngx_http_tfa_resend_conf_param(url, "store=rediss://", NULL)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid store \"%V\": TLS to Redis (rediss://) "
-                           "is not supported", url);
-        return NGX_ERROR;
-    }
-
     rd = ngx_pcalloc(cf->pool, sizeof(ngx_http_tfa_resend_redis_t));
     if (rd == NULL) {
         return NGX_ERROR;
@@ -114,6 +122,13 @@ ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
     rd->store = store;
 
     if (ngx_http_tfa_resend_redis_parse_url(cf, rd, url) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_tfa_resend_redis_ssl(cf, rd, url,
+                                      &given[NGX_HTTP_TFA_RESEND_REDIS_P_SSL])
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -313,7 +328,11 @@ ngx_http_tfa_resend_redis_parse_url(ngx_conf_t *cf,
 
     ngx_memzero(&u, sizeof(ngx_url_t));
 
-    (void) ngx_http_tfa_resend_conf_param(value, "store=redis://", &u.url);
+    rd->tls = ngx_http_tfa_resend_conf_param(value, "store=rediss://", NULL);
+
+    (void) ngx_http_tfa_resend_conf_param(value, rd->tls ? "store=rediss://"
+                                                         : "store=redis://",
+                                          &u.url);
     u.default_port = 6379;
     u.uri_part = 1;
 
@@ -340,7 +359,8 @@ ngx_http_tfa_resend_redis_parse_url(ngx_conf_t *cf,
     if (u.family == AF_UNIX || u.naddrs == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid store \"%V\": use "
-                           "store=redis://HOST:PORT[/DB]", value);
+                           "store=%s://HOST:PORT[/DB]", value,
+                           rd->tls ? "rediss" : "redis");
         return NGX_ERROR;
     }
 
@@ -371,6 +391,7 @@ ngx_http_tfa_resend_redis_parse_url(ngx_conf_t *cf,
     rd->addr = u.addrs[0].name;
     rd->sockaddr = u.addrs[0].sockaddr;
     rd->socklen = u.addrs[0].socklen;
+    rd->host = u.host;
 
     return NGX_OK;
 }
@@ -458,6 +479,197 @@ done:
     ngx_explicit_memzero(buf, NGX_HTTP_TFA_RESEND_REDIS_PASSWORD_MAX + 1);
 
     return rc;
+}
+
+
+/*
+ * rediss://: nginx's TLS client, set up now as proxy_ssl_* would be.  The
+ * certificate is verified by default, against the system's CA bundle or
+ * redis_ssl_trusted_certificate=, for the host of the URL or
+ * redis_ssl_name= (an IP address is checked against the certificate's IP
+ * addresses, and sent without SNI).
+ */
+
+static ngx_int_t
+ngx_http_tfa_resend_redis_ssl(ngx_conf_t *cf, ngx_http_tfa_resend_redis_t *rd,
+    ngx_str_t *url, ngx_str_t **given)
+{
+    ngx_str_t            s, cert, key, ca;
+    ngx_uint_t           i, n;
+    ngx_pool_cleanup_t  *cln;
+
+    if (!rd->tls) {
+        n = NGX_HTTP_TFA_RESEND_REDIS_P_N - NGX_HTTP_TFA_RESEND_REDIS_P_SSL;
+
+        for (i = 0; i < n; i++) {
+            if (given[i]) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid parameter \"%V\": only with "
+                                   "store=rediss://", given[i]);
+                return NGX_ERROR;
+            }
+        }
+
+        return NGX_OK;
+    }
+
+#if !(NGX_SSL)
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid store \"%V\": this nginx has no TLS", url);
+    return NGX_ERROR;
+
+#else
+
+    rd->ssl_verify = 1;
+
+    if (given[0]) {
+        (void) ngx_http_tfa_resend_conf_param(given[0], "redis_ssl_verify=",
+                                              &s);
+
+        if (s.len == 3 && ngx_strncmp(s.data, "off", 3) == 0) {
+            rd->ssl_verify = 0;
+
+        } else if (s.len != 2 || ngx_strncmp(s.data, "on", 2) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"%V\": use redis_ssl_verify=on or "
+                               "off", given[0]);
+            return NGX_ERROR;
+        }
+    }
+
+    rd->ssl_name = rd->host;
+
+    if (given[2]) {
+        (void) ngx_http_tfa_resend_conf_param(given[2], "redis_ssl_name=",
+                                              &rd->ssl_name);
+
+        if (rd->ssl_name.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"%V\": no name", given[2]);
+            return NGX_ERROR;
+        }
+    }
+
+    /* NUL-terminated, for SNI; an IP address in brackets goes without */
+
+    if (rd->ssl_name.len > 2 && rd->ssl_name.data[0] == '[') {
+        rd->ssl_name.data++;
+        rd->ssl_name.len -= 2;
+    }
+
+    s.data = ngx_pnalloc(cf->pool, rd->ssl_name.len + 1);
+    if (s.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    s.len = rd->ssl_name.len;
+    *ngx_cpymem(s.data, rd->ssl_name.data, s.len) = '\0';
+    rd->ssl_name = s;
+
+    if (!rd->ssl_verify && given[1]) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" with redis_ssl_verify=off", given[1]);
+        return NGX_ERROR;
+    }
+
+    if ((given[3] == NULL) != (given[4] == NULL)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" needs %s", given[3] ? given[3] : given[4],
+                           given[3] ? "redis_ssl_certificate_key="
+                                    : "redis_ssl_certificate=");
+        return NGX_ERROR;
+    }
+
+    rd->ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
+    if (rd->ssl == NULL) {
+        return NGX_ERROR;
+    }
+
+    rd->ssl->log = cf->log;
+
+    if (ngx_ssl_create(rd->ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        ngx_ssl_cleanup_ctx(rd->ssl);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_ssl_cleanup_ctx;
+    cln->data = rd->ssl;
+
+    /* a write that could not finish is retried from a buffer that grew */
+
+    SSL_CTX_set_mode(rd->ssl->ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+
+    if (given[3]) {
+        if (ngx_http_tfa_resend_redis_ssl_file(cf, given[3], &cert) != NGX_OK
+            || ngx_http_tfa_resend_redis_ssl_file(cf, given[4], &key)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (ngx_ssl_certificate(cf, rd->ssl, &cert, &key, NULL) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (!rd->ssl_verify) {
+        return NGX_OK;
+    }
+
+    if (given[1]) {
+        if (ngx_http_tfa_resend_redis_ssl_file(cf, given[1], &ca) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        ngx_str_null(&ca);
+    }
+
+    if (ngx_ssl_trusted_certificate(cf, rd->ssl, &ca, 9) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ca.len == 0 && SSL_CTX_set_default_verify_paths(rd->ssl->ctx) != 1) {
+        ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
+                      "store \"%V\": the system's CA certificates could not "
+                      "be loaded, use redis_ssl_trusted_certificate=", url);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+
+#endif
+}
+
+
+/* a file name of a redis_ssl_*= parameter, from the configuration prefix */
+
+static ngx_int_t
+ngx_http_tfa_resend_redis_ssl_file(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_str_t *path)
+{
+    u_char  *eq;
+
+    eq = ngx_strlchr(value->data, value->data + value->len, '=');
+
+    path->data = eq + 1;
+    path->len = value->data + value->len - path->data;
+
+    if (path->len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"%V\": no file name", value);
+        return NGX_ERROR;
+    }
+
+    return ngx_conf_full_name(cf->cycle, path, 1);
 }
 
 

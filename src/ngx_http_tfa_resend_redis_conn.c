@@ -148,6 +148,12 @@ ngx_http_tfa_resend_redis_connect(ngx_http_tfa_resend_redis_t *rd)
     link->closed = ngx_http_tfa_resend_redis_closed;
     link->data = rd;
 
+#if (NGX_SSL)
+    link->ssl = rd->ssl;
+    link->ssl_name = rd->ssl_name;
+    link->ssl_verify = rd->ssl_verify;
+#endif
+
     /* the handshake, pipelined: the resends' commands queue behind it */
 
     rc = ngx_http_tfa_resend_redis_handshake(rd, link);

@@ -70,12 +70,20 @@ typedef struct {
 typedef struct {
     ngx_http_tfa_resend_store_t        *store;
     ngx_str_t                           addr;      /* "127.0.0.1:6379" */
+    ngx_str_t                           host;      /* as in the URL */
     struct sockaddr                    *sockaddr;
     socklen_t                           socklen;
     ngx_uint_t                          db;
     ngx_str_t                           db_arg;
     ngx_str_t                           password;  /* empty: no AUTH */
     ngx_str_t                           username;  /* empty: AUTH PASSWORD */
+
+    unsigned                            tls:1;     /* rediss:// */
+    unsigned                            ssl_verify:1;
+#if (NGX_SSL)
+    ngx_ssl_t                          *ssl;
+    ngx_str_t                           ssl_name;  /* NUL-terminated */
+#endif
     ngx_msec_t                          timeout;
     ngx_uint_t                          on_error;
     ngx_str_t                           prefix;    /* "tfa:ZONE:" */

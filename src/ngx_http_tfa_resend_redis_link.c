@@ -54,6 +54,9 @@ static ngx_int_t ngx_http_tfa_resend_redis_link_get_peer(
 static ngx_int_t ngx_http_tfa_resend_redis_link_ssl(
     ngx_http_tfa_resend_redis_link_t *link);
 static void ngx_http_tfa_resend_redis_link_ssl_done(ngx_connection_t *c);
+static ngx_int_t ngx_http_tfa_resend_redis_link_check_name(
+    ngx_http_tfa_resend_redis_link_t *link);
+static ngx_uint_t ngx_http_tfa_resend_redis_link_is_ip(ngx_str_t *name);
 #endif
 static void ngx_http_tfa_resend_redis_link_log(ngx_log_t *log,
     ngx_uint_t level, u_char *buf, size_t len);
@@ -87,9 +90,10 @@ ngx_http_tfa_resend_redis_link_connect(ngx_http_tfa_resend_redis_link_t *link)
     }
 
     /*
-     * nginx logs a failed connect() or TLS handshake on the connection's
-     * log, each time: a log of the link's own keeps the reason for the
-     * store's error line instead, which is logged once a second at most
+     * nginx logs a failed connect(), TLS handshake, read or write on the
+     * connection's log, each time: a log of the link's own keeps the
+     * reason for the store's error line instead, which is logged once a
+     * second at most
      */
 
     link->log = *ngx_cycle->log;
@@ -137,9 +141,8 @@ ngx_http_tfa_resend_redis_link_connect(ngx_http_tfa_resend_redis_link_t *link)
     c->data = link;
     c->read->handler = ngx_http_tfa_resend_redis_link_read;
     c->write->handler = ngx_http_tfa_resend_redis_link_write;
-    c->log = ngx_cycle->log;
-    c->read->log = c->log;
-    c->write->log = c->log;
+
+    link->log.connection = c->number;
 
     c->pool = ngx_create_pool(512, ngx_cycle->log);
     if (c->pool == NULL) {
@@ -300,6 +303,11 @@ ngx_http_tfa_resend_redis_link_write(ngx_event_t *wev)
 
     while (link->out_sent < link->out_len) {
 
+        /* nginx's reason, if it logs one, takes the place of this */
+
+        ngx_sprintf(link->err, "closed the connection: the write "
+                    "failed%Z");
+
         n = c->send(c, link->out + link->out_sent,
                     link->out_len - link->out_sent);
 
@@ -314,8 +322,6 @@ ngx_http_tfa_resend_redis_link_write(ngx_event_t *wev)
         }
 
         if (n == NGX_ERROR || n == 0) {
-            ngx_sprintf(link->err, "closed the connection: the write "
-                        "failed%Z");
             ngx_http_tfa_resend_redis_link_fail(link);
             return;
         }
@@ -370,6 +376,7 @@ ngx_http_tfa_resend_redis_link_open(ngx_http_tfa_resend_redis_link_t *link)
     }
 
     link->state = NGX_HTTP_TFA_RESEND_REDIS_LINK_OPEN;
+    link->doing = "closed the connection";
 
     gen = link->gen;
 
@@ -409,7 +416,9 @@ ngx_http_tfa_resend_redis_link_ssl(ngx_http_tfa_resend_redis_link_t *link)
         return NGX_ERROR;
     }
 
-    if (link->ssl_name.len
+    /* no SNI for an IP address (RFC 6066) */
+
+    if (!ngx_http_tfa_resend_redis_link_is_ip(&link->ssl_name)
         && SSL_set_tlsext_host_name(c->ssl->connection,
                                     (char *) link->ssl_name.data)
            == 0)
@@ -422,10 +431,6 @@ ngx_http_tfa_resend_redis_link_ssl(ngx_http_tfa_resend_redis_link_t *link)
     /* nginx's reason for a failed handshake goes to link->err */
 
     link->doing = "refused the TLS handshake";
-    link->log.connection = c->number;
-
-    c->log = &link->log;
-    c->log_error = NGX_ERROR_ERR;
 
     ngx_sprintf(link->err, "refused the TLS handshake%Z");
 
@@ -449,9 +454,6 @@ ngx_http_tfa_resend_redis_link_ssl_done(ngx_connection_t *c)
     ngx_http_tfa_resend_redis_link_t  *link;
 
     link = c->data;
-
-    c->log = ngx_cycle->log;
-    c->log_error = NGX_ERROR_INFO;
 
     if (c->write->timedout) {
         ngx_sprintf(link->err, "could not be connected to: no TLS "
@@ -477,7 +479,7 @@ ngx_http_tfa_resend_redis_link_ssl_done(ngx_connection_t *c)
             return;
         }
 
-        if (ngx_ssl_check_host(c, &link->ssl_name) != NGX_OK) {
+        if (ngx_http_tfa_resend_redis_link_check_name(link) != NGX_OK) {
             ngx_snprintf(link->err, sizeof(link->err) - 1,
                          "sent a certificate that does not match "
                          "\"%V\"%Z", &link->ssl_name);
@@ -492,6 +494,52 @@ ngx_http_tfa_resend_redis_link_ssl_done(ngx_connection_t *c)
     ngx_http_tfa_resend_redis_link_open(link);
 }
 
+
+
+/*
+ * The name the certificate must hold: a host name as proxy_ssl_name is
+ * checked, an IP address against the certificate's IP addresses
+ */
+
+static ngx_int_t
+ngx_http_tfa_resend_redis_link_check_name(
+    ngx_http_tfa_resend_redis_link_t *link)
+{
+    int                rc;
+    X509              *cert;
+    ngx_connection_t  *c;
+
+    c = link->peer.connection;
+
+    if (!ngx_http_tfa_resend_redis_link_is_ip(&link->ssl_name)) {
+        return ngx_ssl_check_host(c, &link->ssl_name);
+    }
+
+    cert = SSL_get_peer_certificate(c->ssl->connection);
+    if (cert == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = X509_check_ip_asc(cert, (char *) link->ssl_name.data, 0);
+
+    X509_free(cert);
+
+    return rc == 1 ? NGX_OK : NGX_ERROR;
+}
+
+
+static ngx_uint_t
+ngx_http_tfa_resend_redis_link_is_ip(ngx_str_t *name)
+{
+    if (ngx_inet_addr(name->data, name->len) != INADDR_NONE) {
+        return 1;
+    }
+
+    /* an IPv6 address, the only kind of name with a colon */
+
+    return ngx_strlchr(name->data, name->data + name->len, ':') != NULL;
+}
+
 #endif
 
 
@@ -504,6 +552,10 @@ ngx_http_tfa_resend_redis_link_log(ngx_log_t *log, ngx_uint_t level,
     ngx_http_tfa_resend_redis_link_t  *link = log->wdata;
 
     u_char  *p, *last;
+
+    if (link->doing == NULL) {
+        return;
+    }
 
     last = buf + len;
 
@@ -551,6 +603,10 @@ ngx_http_tfa_resend_redis_link_read(ngx_event_t *rev)
 
     for ( ;; ) {
 
+        /* nginx's reason, if it logs one, takes the place of this */
+
+        ngx_sprintf(link->err, "closed the connection: the read failed%Z");
+
         n = c->recv(c, ngx_http_tfa_resend_redis_link_buf,
                     sizeof(ngx_http_tfa_resend_redis_link_buf));
 
@@ -559,8 +615,10 @@ ngx_http_tfa_resend_redis_link_read(ngx_event_t *rev)
         }
 
         if (n == 0 || n == NGX_ERROR) {
-            ngx_sprintf(link->err, "closed the connection%s%Z",
-                        n == 0 ? "" : ": the read failed");
+            if (n == 0) {
+                ngx_sprintf(link->err, "closed the connection%Z");
+            }
+
             ngx_http_tfa_resend_redis_link_fail(link);
             return;
         }
@@ -676,6 +734,10 @@ ngx_http_tfa_resend_redis_link_shut(ngx_http_tfa_resend_redis_link_t *link,
     ngx_connection_t  *c;
 
     link->gen++;
+
+    /* the reason is kept: what nginx logs while closing is not it */
+
+    link->doing = NULL;
 
     c = link->peer.connection;
 

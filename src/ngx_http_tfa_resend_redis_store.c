@@ -734,7 +734,7 @@ ngx_http_tfa_resend_redis_timeout(ngx_event_t *ev)
         conn->stalled = ngx_current_msec;
     }
 
-    /* rec stays on the connection until the answer, or the connection, goes */
+    /* rec stays on the connection until the answer or the connection goes */
 
     op->done(op);
 }

@@ -30,7 +30,9 @@ use Exporter 'import';
 our @EXPORT = qw(nginx_t free_port secret_file sleep_until count_lines
                  add_no_error_log canonical_ok refusal mock_infobip
                  resend burst
-                 resp read_reply redis redis_start redis_stop redis_block);
+                 resp read_reply redis redis_start redis_stop redis_block
+                 tls_files redis_start_tls redis_tls gateway_start
+                 gateway_stop);
 our @EXPORT_OK = qw(reload_nginx edit_conf);
 
 
@@ -404,9 +406,197 @@ sub redis_block {
     die "redis on port $port never got busy";
 }
 
+# ---- TLS: certificates made by openssl, Redis on a TLS port ------------
+#
+# tls_files($dir) makes in $dir a CA (ca.crt), a server certificate it
+# signed for localhost, redis.test and 127.0.0.1 (server.crt, server.key),
+# a client certificate it signed (client.crt, client.key), and another CA
+# that signed none of them (other-ca.crt).
+
+sub tls_files {
+    my $dir = shift;
+
+    open my $ext, '>', "$dir/server.ext" or die "server.ext: $!";
+    print $ext "subjectAltName=DNS:localhost,DNS:redis.test,IP:127.0.0.1\n";
+    close $ext;
+
+    for my $ca (qw(ca other-ca)) {
+        system("openssl req -x509 -newkey rsa:2048 -nodes -days 2 "
+               . "-subj /CN=tfa-test-$ca -keyout $dir/$ca.key "
+               . "-out $dir/$ca.crt 2>/dev/null") == 0
+            or die "openssl: the $ca";
+    }
+
+    for my $who (qw(server client)) {
+        system("openssl req -newkey rsa:2048 -nodes -subj /CN=tfa-$who "
+               . "-keyout $dir/$who.key -out $dir/$who.csr 2>/dev/null") == 0
+            or die "openssl: the $who request";
+        system("openssl x509 -req -in $dir/$who.csr -CA $dir/ca.crt "
+               . "-CAkey $dir/ca.key -CAcreateserial -days 2 "
+               . ($who eq 'server' ? "-extfile $dir/server.ext " : '')
+               . "-out $dir/$who.crt 2>/dev/null") == 0
+            or die "openssl: the $who certificate";
+    }
+
+    chmod 0644, glob "$dir/*.key";
+
+    return $dir;
+}
+
+# redis-cli over TLS with the client certificate: its answer, one line
+sub redis_tls {
+    my ($port, $dir, @cmd) = @_;
+
+    # redis-cli's own complaints (not started yet) stay off the output
+    open my $err, '>&', \*STDERR or die "dup: $!";
+    open STDERR, '>', '/dev/null' or die "/dev/null: $!";
+
+    my $out;
+    my $ok = open $out, '-|', 'redis-cli', '--tls',
+                  '--cacert', "$dir/ca.crt", '--cert', "$dir/client.crt",
+                  '--key', "$dir/client.key", '-h', '127.0.0.1',
+                  '-p', $port, '--raw', @cmd;
+
+    open STDERR, '>&', $err or die "dup: $!";
+    die "redis-cli: $!" unless $ok;
+
+    local $/;
+    my $r = <$out> // '';
+    close $out;
+    $r =~ s/\n\z//;
+
+    return $r;
+}
+
+# a redis-server with no plain-text port, TLS on $port
+sub redis_start_tls {
+    my ($port, $dir, @opt) = @_;
+
+    $RedisDir //= tempdir(CLEANUP => 1);
+
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        open STDOUT, '>>', "$RedisDir/redis-$port.log";
+        open STDERR, '>&', \*STDOUT;
+        { exec 'redis-server', '--port', 0, '--tls-port', $port,
+               '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+               '--daemonize', 'no', '--dir', $RedisDir,
+               '--tls-cert-file', "$dir/server.crt",
+               '--tls-key-file', "$dir/server.key",
+               '--tls-ca-cert-file', "$dir/ca.crt",
+               '--tls-auth-clients', 'no', @opt; }
+        POSIX::_exit(127);
+    }
+
+    $Redis{$port} = $pid;
+
+    for (1 .. 200) {
+        return if redis_tls($port, $dir, 'PING') eq 'PONG';
+        Time::HiRes::sleep(0.025);
+    }
+
+    die "redis-server (TLS) on port $port did not start; "
+        . "see $RedisDir/redis-$port.log";
+}
+
 END {
     if ($$ == $Main) {
         redis_stop($_) for keys %Redis;
+    }
+}
+
+
+# ---- a second gateway: another nginx server beside the tested one -------
+#
+# gateway_start($dir, $port, $http) starts nginx with 2 workers listening
+# on $port, whose /2fa/ location uses "tfa_resend_limit zone=$zone" and
+# proxies to the mock on port 1980; $http holds the zone's directive.
+# Its error log is $dir/logs/error.log.  Returns its master's pid; the
+# gateways still running when the test file ends are stopped then.
+
+our %Gateway;
+
+sub gateway_start {
+    my ($dir, $port, $zone, $http) = @_;
+
+    mkdir $dir;
+    mkdir "$dir/logs";
+    mkdir "$dir/conf";
+
+    my $conf = '';
+    for my $m (split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '') {
+        $conf .= "load_module $m;\n";
+    }
+
+    $conf .= <<"_EOC_";
+error_log $dir/logs/error.log info;
+pid $dir/logs/nginx.pid;
+worker_processes 2;
+events { worker_connections 256; }
+
+http {
+    access_log off;
+    client_body_temp_path $dir/cbt;
+    proxy_temp_path $dir/pt;
+    fastcgi_temp_path $dir/ft;
+    uwsgi_temp_path $dir/ut;
+    scgi_temp_path $dir/st;
+
+    $http
+
+    server {
+        listen 127.0.0.1:$port reuseport;
+
+        location /2fa/ {
+            tfa_resend on;
+            tfa_resend_credentials basic "user:pass";
+            tfa_resend_limit zone=$zone;
+            proxy_pass http://127.0.0.1:1980;
+        }
+    }
+}
+_EOC_
+
+    open my $fh, '>', "$dir/conf/nginx.conf" or die "gateway conf: $!";
+    print $fh $conf;
+    close $fh;
+
+    my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    system($nginx, '-p', "$dir/", '-c', 'conf/nginx.conf') == 0
+        or die "the gateway on port $port did not start";
+
+    my $pid;
+    for (1 .. 100) {
+        if (open my $p, '<', "$dir/logs/nginx.pid") {
+            $pid = <$p>;
+            close $p;
+        }
+        last if $pid;
+        Time::HiRes::sleep(0.05);
+    }
+
+    chomp $pid;
+    $Gateway{$pid} = 1;
+
+    return $pid;
+}
+
+sub gateway_stop {
+    my $pid = shift;
+
+    return unless delete $Gateway{$pid};
+
+    kill 'QUIT', $pid;
+    for (1 .. 100) {
+        last unless kill 0, $pid;
+        Time::HiRes::sleep(0.05);
+    }
+}
+
+END {
+    if ($$ == $Main) {
+        gateway_stop($_) for keys %Gateway;
     }
 }
 
