@@ -34,8 +34,10 @@ static ngx_int_t ngx_http_tfa_resend_redis_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_int_t ngx_http_tfa_resend_redis_parse_url(ngx_conf_t *cf,
     ngx_http_tfa_resend_redis_t *rd, ngx_str_t *value);
+static ngx_int_t ngx_http_tfa_resend_redis_parse_sentinels(ngx_conf_t *cf,
+    ngx_http_tfa_resend_redis_t *rd, ngx_str_t *value, ngx_str_t *url);
 static ngx_int_t ngx_http_tfa_resend_redis_read_password(ngx_conf_t *cf,
-    ngx_http_tfa_resend_redis_t *rd, ngx_str_t *value);
+    ngx_str_t *value, const char *param, ngx_str_t *password);
 static ngx_int_t ngx_http_tfa_resend_redis_ssl(ngx_conf_t *cf,
     ngx_http_tfa_resend_redis_t *rd, ngx_str_t *url, ngx_str_t **given);
 static ngx_int_t ngx_http_tfa_resend_redis_ssl_file(ngx_conf_t *cf,
@@ -56,7 +58,11 @@ static void ngx_http_tfa_resend_redis_pool_cleanup(void *data);
 #define NGX_HTTP_TFA_RESEND_REDIS_P_SSL_CERT    7
 #define NGX_HTTP_TFA_RESEND_REDIS_P_SSL_KEY     8
 #define NGX_HTTP_TFA_RESEND_REDIS_P_SSL         4  /* the first TLS one */
-#define NGX_HTTP_TFA_RESEND_REDIS_P_N           9
+#define NGX_HTTP_TFA_RESEND_REDIS_P_SENTINEL_PW 9
+#define NGX_HTTP_TFA_RESEND_REDIS_P_N           10
+
+/* Sentinels in one store= at the most */
+#define NGX_HTTP_TFA_RESEND_REDIS_SENTINELS     16
 
 
 char  *ngx_http_tfa_resend_redis_params[] = {
@@ -69,6 +75,7 @@ char  *ngx_http_tfa_resend_redis_params[] = {
     "redis_ssl_name=",
     "redis_ssl_certificate=",
     "redis_ssl_certificate_key=",
+    "redis_sentinel_password_file=",
     NULL
 };
 
@@ -174,7 +181,26 @@ ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
     }
 
     if (password
-        && ngx_http_tfa_resend_redis_read_password(cf, rd, password)
+        && ngx_http_tfa_resend_redis_read_password(cf, password,
+               "redis_password_file", &rd->password)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    password = given[NGX_HTTP_TFA_RESEND_REDIS_P_SENTINEL_PW];
+
+    if (password && rd->master_name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\": only with "
+                           "store=redis-sentinel:// or "
+                           "store=rediss-sentinel://", password);
+        return NGX_ERROR;
+    }
+
+    if (password
+        && ngx_http_tfa_resend_redis_read_password(cf, password,
+               "redis_sentinel_password_file", &rd->sentinel_password)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -216,6 +242,8 @@ ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
     rd->conn.state = NGX_HTTP_TFA_RESEND_REDIS_DOWN;
     rd->conn.backoff = NGX_HTTP_TFA_RESEND_REDIS_BACKOFF_MIN;
     ngx_queue_init(&rd->conn.waiting);
+    ngx_http_tfa_resend_redis_link_init(&rd->conn.master);
+    ngx_http_tfa_resend_redis_link_init(&rd->conn.sentinel);
     ngx_sprintf(rd->conn.why, "is not connected yet%Z");
 
     /* a single-process nginx frees an old configuration after a reload */
@@ -328,6 +356,16 @@ ngx_http_tfa_resend_redis_parse_url(ngx_conf_t *cf,
 
     ngx_memzero(&u, sizeof(ngx_url_t));
 
+    if (ngx_http_tfa_resend_conf_param(value, "store=redis-sentinel://",
+                                       &u.url)
+        || ngx_http_tfa_resend_conf_param(value, "store=rediss-sentinel://",
+                                          &u.url))
+    {
+        rd->tls = (value->data[sizeof("store=redis") - 1] == 's');
+        return ngx_http_tfa_resend_redis_parse_sentinels(cf, rd, value,
+                                                         &u.url);
+    }
+
     rd->tls = ngx_http_tfa_resend_conf_param(value, "store=rediss://", NULL);
 
     (void) ngx_http_tfa_resend_conf_param(value, rd->tls ? "store=rediss://"
@@ -398,21 +436,176 @@ ngx_http_tfa_resend_redis_parse_url(ngx_conf_t *cf,
 
 
 /*
+ * redis-sentinel://HOST:PORT[,HOST:PORT...]/MASTER_NAME[/DB]: the Sentinels
+ * resolved now, by the master; the Redis master is asked of them by each
+ * worker when it connects
+ */
+
+static ngx_int_t
+ngx_http_tfa_resend_redis_parse_sentinels(ngx_conf_t *cf,
+    ngx_http_tfa_resend_redis_t *rd, ngx_str_t *value, ngx_str_t *url)
+{
+    u_char                             *p, *last, *comma, *slash;
+    ngx_int_t                           db;
+    ngx_url_t                           u;
+    ngx_uint_t                          i;
+    ngx_http_tfa_resend_redis_node_t   *node;
+
+    p = url->data;
+    last = url->data + url->len;
+
+    if (ngx_strlchr(p, last, '@')) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid store \"%V\": no user or password in "
+                           "the URL, use redis_password_file= and "
+                           "redis_sentinel_password_file=", value);
+        return NGX_ERROR;
+    }
+
+    slash = ngx_strlchr(p, last, '/');
+
+    if (slash == NULL || slash == p || slash + 1 == last) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid store \"%V\": use "
+                           "store=%s://HOST:PORT[,HOST:PORT...]/MASTER_NAME"
+                           "[/DB]", value,
+                           rd->tls ? "rediss-sentinel" : "redis-sentinel");
+        return NGX_ERROR;
+    }
+
+    rd->sentinels = ngx_pcalloc(cf->pool,
+                                NGX_HTTP_TFA_RESEND_REDIS_SENTINELS
+                                * sizeof(ngx_http_tfa_resend_redis_node_t));
+    if (rd->sentinels == NULL) {
+        return NGX_ERROR;
+    }
+
+    for ( ;; ) {
+        comma = ngx_strlchr(p, slash, ',');
+        if (comma == NULL) {
+            comma = slash;
+        }
+
+        if (rd->nsentinels == NGX_HTTP_TFA_RESEND_REDIS_SENTINELS) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid store \"%V\": %d Sentinels at the "
+                               "most", value,
+                               NGX_HTTP_TFA_RESEND_REDIS_SENTINELS);
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(&u, sizeof(ngx_url_t));
+
+        u.url.data = p;
+        u.url.len = comma - p;
+        u.default_port = 26379;
+        u.no_resolve = 0;
+
+        if (u.url.len == 0 || ngx_parse_url(cf->pool, &u) != NGX_OK
+            || u.family == AF_UNIX || u.naddrs == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid store \"%V\": a Sentinel \"%*s\": "
+                               "%s", value, comma - p, p,
+                               u.err ? u.err : "not HOST:PORT");
+            return NGX_ERROR;
+        }
+
+        node = &rd->sentinels[rd->nsentinels++];
+
+        node->sockaddr = u.addrs[0].sockaddr;
+        node->socklen = u.addrs[0].socklen;
+        node->name = u.addrs[0].name;
+
+        /* the TLS name by default, NUL-terminated for SNI */
+
+        node->host.data = ngx_pnalloc(cf->pool, u.host.len + 1);
+        if (node->host.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        node->host.len = u.host.len;
+        *ngx_cpymem(node->host.data, u.host.data, u.host.len) = '\0';
+
+        if (node->host.len > 2 && node->host.data[0] == '[') {
+            node->host.data++;
+            node->host.len -= 2;
+            node->host.data[node->host.len] = '\0';
+        }
+
+        if (comma == slash) {
+            break;
+        }
+
+        p = comma + 1;
+    }
+
+    /* MASTER_NAME[/DB] */
+
+    p = slash + 1;
+    slash = ngx_strlchr(p, last, '/');
+
+    rd->master_name.data = p;
+    rd->master_name.len = (slash ? slash : last) - p;
+
+    for (i = 0; i < rd->master_name.len; i++) {
+        if (p[i] <= 0x20 || p[i] >= 0x7f) {
+            break;
+        }
+    }
+
+    if (rd->master_name.len == 0 || i < rd->master_name.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid store \"%V\": no master name, or one "
+                           "with spaces", value);
+        return NGX_ERROR;
+    }
+
+    if (slash) {
+        db = (last - slash > 1) ? ngx_atoi(slash + 1, last - slash - 1)
+                                : NGX_ERROR;
+
+        if (db == NGX_ERROR || db > 65535) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid store \"%V\": the database is a "
+                               "number, as in "
+                               "redis-sentinel://127.0.0.1:26379/mymaster/2",
+                               value);
+            return NGX_ERROR;
+        }
+
+        rd->db = (ngx_uint_t) db;
+        rd->db_arg.data = slash + 1;
+        rd->db_arg.len = last - slash - 1;
+    }
+
+    /* "mymaster" until a Sentinel names it: rd->addr is the worker's */
+
+    rd->addr.data = rd->conn.addr;
+    rd->addr.len = ngx_snprintf(rd->conn.addr, sizeof(rd->conn.addr),
+                                "\"%V\" (sentinel)", &rd->master_name)
+                   - rd->conn.addr;
+
+    return NGX_OK;
+}
+
+
+/*
  * redis_password_file=PATH: one line, read now by the master (the file can
  * be 0600 and owned by root); errors name the file, never what it holds.
  */
 
 static ngx_int_t
-ngx_http_tfa_resend_redis_read_password(ngx_conf_t *cf,
-    ngx_http_tfa_resend_redis_t *rd, ngx_str_t *value)
+ngx_http_tfa_resend_redis_read_password(ngx_conf_t *cf, ngx_str_t *value,
+    const char *param, ngx_str_t *password)
 {
     u_char     *buf;
     size_t      len;
     ngx_int_t   rc;
     ngx_str_t   name;
 
-    (void) ngx_http_tfa_resend_conf_param(value, "redis_password_file=",
-                                          &name);
+    name.data = value->data + ngx_strlen(param) + 1;
+    name.len = value->len - ngx_strlen(param) - 1;
 
     if (name.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -430,8 +623,7 @@ ngx_http_tfa_resend_redis_read_password(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_tfa_resend_conf_read_secret(cf, &name,
-             "redis_password_file", "redis_password_file", buf,
+    rc = ngx_http_tfa_resend_conf_read_secret(cf, &name, param, param, buf,
              NGX_HTTP_TFA_RESEND_REDIS_PASSWORD_MAX, &len);
     if (rc != NGX_OK) {
         goto done;
@@ -451,7 +643,7 @@ ngx_http_tfa_resend_redis_read_password(ngx_conf_t *cf,
 
     if (len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "redis_password_file \"%s\" is empty", name.data);
+                           "%s \"%s\" is empty", param, name.data);
         goto done;
     }
 
@@ -459,18 +651,18 @@ ngx_http_tfa_resend_redis_read_password(ngx_conf_t *cf,
         || ngx_strlchr(buf, buf + len, '\0'))
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "redis_password_file \"%s\" must hold one line",
+                           "%s \"%s\" must hold one line", param,
                            name.data);
         goto done;
     }
 
-    rd->password.data = ngx_pnalloc(cf->pool, len);
-    if (rd->password.data == NULL) {
+    password->data = ngx_pnalloc(cf->pool, len);
+    if (password->data == NULL) {
         goto done;
     }
 
-    ngx_memcpy(rd->password.data, buf, len);
-    rd->password.len = len;
+    ngx_memcpy(password->data, buf, len);
+    password->len = len;
 
     rc = NGX_OK;
 
@@ -499,13 +691,15 @@ ngx_http_tfa_resend_redis_ssl(ngx_conf_t *cf, ngx_http_tfa_resend_redis_t *rd,
     ngx_pool_cleanup_t  *cln;
 
     if (!rd->tls) {
-        n = NGX_HTTP_TFA_RESEND_REDIS_P_N - NGX_HTTP_TFA_RESEND_REDIS_P_SSL;
+        n = NGX_HTTP_TFA_RESEND_REDIS_P_SENTINEL_PW
+            - NGX_HTTP_TFA_RESEND_REDIS_P_SSL;
 
         for (i = 0; i < n; i++) {
             if (given[i]) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid parameter \"%V\": only with "
-                                   "store=rediss://", given[i]);
+                                   "store=rediss:// or "
+                                   "store=rediss-sentinel://", given[i]);
                 return NGX_ERROR;
             }
         }
@@ -540,6 +734,11 @@ ngx_http_tfa_resend_redis_ssl(ngx_conf_t *cf, ngx_http_tfa_resend_redis_t *rd,
 
     rd->ssl_name = rd->host;
 
+    if (rd->master_name.len) {
+        /* by default the name of each node it connects to */
+        ngx_str_null(&rd->ssl_name);
+    }
+
     if (given[2]) {
         (void) ngx_http_tfa_resend_conf_param(given[2], "redis_ssl_name=",
                                               &rd->ssl_name);
@@ -552,6 +751,10 @@ ngx_http_tfa_resend_redis_ssl(ngx_conf_t *cf, ngx_http_tfa_resend_redis_t *rd,
     }
 
     /* NUL-terminated, for SNI; an IP address in brackets goes without */
+
+    if (rd->ssl_name.len == 0) {
+        goto ctx;
+    }
 
     if (rd->ssl_name.len > 2 && rd->ssl_name.data[0] == '[') {
         rd->ssl_name.data++;
@@ -566,6 +769,8 @@ ngx_http_tfa_resend_redis_ssl(ngx_conf_t *cf, ngx_http_tfa_resend_redis_t *rd,
     s.len = rd->ssl_name.len;
     *ngx_cpymem(s.data, rd->ssl_name.data, s.len) = '\0';
     rd->ssl_name = s;
+
+ctx:
 
     if (!rd->ssl_verify && given[1]) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

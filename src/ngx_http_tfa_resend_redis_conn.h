@@ -46,6 +46,17 @@ typedef struct {
 } ngx_http_tfa_resend_redis_shctx_t;
 
 
+/* a Redis server or a Sentinel, its address known */
+
+typedef struct {
+    struct sockaddr                    *sockaddr;
+    socklen_t                           socklen;
+    ngx_str_t                           name;      /* "127.0.0.1:26379" */
+    ngx_str_t                           host;      /* as in the URL, for
+                                                      TLS; NUL-terminated */
+} ngx_http_tfa_resend_redis_node_t;
+
+
 /* one worker's connection for one zone */
 
 typedef struct {
@@ -64,6 +75,17 @@ typedef struct {
     ngx_pid_t                           pid;       /* whose nonces */
     unsigned                            closing:1; /* the worker exits */
     u_char                              why[256];  /* the last failure */
+
+    /* with Sentinels: the one asked, then subscribed to; the master */
+
+    ngx_http_tfa_resend_redis_link_t    sentinel;
+    ngx_uint_t                          asked;     /* its index */
+    ngx_event_t                         ask_timer; /* redis_timeout */
+    ngx_sockaddr_t                      master_sockaddr;
+    socklen_t                           master_socklen;
+    u_char                              master_ip[NGX_INET6_ADDRSTRLEN + 1];
+    u_char                              addr[NGX_SOCKADDR_STRLEN + 128];
+                                                   /* rd->addr's text */
 } ngx_http_tfa_resend_redis_conn_t;
 
 
@@ -78,11 +100,17 @@ typedef struct {
     ngx_str_t                           password;  /* empty: no AUTH */
     ngx_str_t                           username;  /* empty: AUTH PASSWORD */
 
+    ngx_http_tfa_resend_redis_node_t   *sentinels; /* NULL: no Sentinel */
+    ngx_uint_t                          nsentinels;
+    ngx_str_t                           master_name;
+    ngx_str_t                           sentinel_password;
+
     unsigned                            tls:1;     /* rediss:// */
     unsigned                            ssl_verify:1;
 #if (NGX_SSL)
     ngx_ssl_t                          *ssl;
-    ngx_str_t                           ssl_name;  /* NUL-terminated */
+    ngx_str_t                           ssl_name;  /* NUL-terminated; empty:
+                                                      each node's own */
 #endif
     ngx_msec_t                          timeout;
     ngx_uint_t                          on_error;

@@ -69,7 +69,15 @@ static u_char  ngx_http_tfa_resend_redis_link_buf[16384];
 void
 ngx_http_tfa_resend_redis_link_init(ngx_http_tfa_resend_redis_link_t *link)
 {
+    ngx_uint_t  gen;
+
+    /* a handler of the link's may set it up again: gen tells it is new */
+
+    gen = link->gen;
+
     ngx_memzero(link, sizeof(ngx_http_tfa_resend_redis_link_t));
+
+    link->gen = gen + 1;
 
     ngx_queue_init(&link->replies);
     link->state = NGX_HTTP_TFA_RESEND_REDIS_LINK_IDLE;

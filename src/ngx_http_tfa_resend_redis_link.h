@@ -88,7 +88,10 @@ struct ngx_http_tfa_resend_redis_link_s {
 };
 
 
-/* an IDLE link: its peer and handlers are set by the caller after this */
+/*
+ * An IDLE link, or one closed: its peer and handlers are set by the caller
+ * after this
+ */
 void ngx_http_tfa_resend_redis_link_init(
     ngx_http_tfa_resend_redis_link_t *link);
 

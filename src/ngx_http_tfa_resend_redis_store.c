@@ -520,6 +520,14 @@ ngx_http_tfa_resend_redis_reply(void *data, redisReply *reply)
     }
 
     ngx_free(b);
+
+    if (reply
+        && reply->type == REDIS_REPLY_ERROR
+        && ngx_strncmp(reply->str, "READONLY", 8) == 0)
+    {
+        /* a replica now (a failover): the master is found again */
+        ngx_http_tfa_resend_redis_fail(rd);
+    }
 }
 
 

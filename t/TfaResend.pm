@@ -32,7 +32,7 @@ our @EXPORT = qw(nginx_t free_port secret_file sleep_until count_lines
                  resend burst
                  resp read_reply redis redis_start redis_stop redis_block
                  tls_files redis_start_tls redis_tls gateway_start
-                 gateway_stop);
+                 gateway_stop sentinel_start);
 our @EXPORT_OK = qw(reload_nginx edit_conf);
 
 
@@ -498,6 +498,44 @@ sub redis_start_tls {
 
     die "redis-server (TLS) on port $port did not start; "
         . "see $RedisDir/redis-$port.log";
+}
+
+# a Sentinel on $port watching the master $master_port as $name (quorum
+# 2, down after 1 s); @conf: more lines of its configuration file, which
+# it rewrites as it learns
+sub sentinel_start {
+    my ($port, $master_port, $name, @conf) = @_;
+
+    $RedisDir //= tempdir(CLEANUP => 1);
+
+    my $conf = "$RedisDir/sentinel-$port.conf";
+    open my $fh, '>', $conf or die "$conf: $!";
+    print $fh join "\n", "port $port", 'bind 127.0.0.1', 'daemonize no',
+              "dir $RedisDir",
+              "sentinel monitor $name 127.0.0.1 $master_port 2",
+              "sentinel down-after-milliseconds $name 1000",
+              "sentinel failover-timeout $name 3000", @conf, '';
+    close $fh;
+
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        open STDOUT, '>>', "$RedisDir/sentinel-$port.log";
+        open STDERR, '>&', \*STDOUT;
+        { exec 'redis-sentinel', $conf; }
+        POSIX::_exit(127);
+    }
+
+    $Redis{$port} = $pid;
+
+    for (1 .. 200) {
+        my $r = eval { redis($port, 'PING') } // '';
+        return if $r eq 'PONG';
+        Time::HiRes::sleep(0.025);
+    }
+
+    die "redis-sentinel on port $port did not start; "
+        . "see $RedisDir/sentinel-$port.log";
 }
 
 END {
