@@ -29,7 +29,7 @@ use Exporter 'import';
 
 our @EXPORT = qw(nginx_t free_port secret_file sleep_until count_lines
                  add_no_error_log canonical_ok refusal mock_infobip
-                 resend burst
+                 resend burst wait_port
                  resp read_reply redis redis_start redis_stop redis_block
                  tls_files redis_start_tls redis_tls gateway_start
                  gateway_stop sentinel_start);
@@ -229,6 +229,24 @@ sub resend {
     my $status = $r =~ m{^HTTP/1\.1 (\d{3})} ? $1 : 0;
 
     return wantarray ? ($status, Time::HiRes::time() - $t0) : $status;
+}
+
+# until something listens on $port (an nginx under valgrind starts slowly),
+# 30 s at most
+sub wait_port {
+    my $port = shift;
+
+    for (1 .. 600) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port, Proto => 'tcp');
+        if ($s) {
+            close $s;
+            return 1;
+        }
+        Time::HiRes::sleep(0.05);
+    }
+
+    die "nothing listens on port $port";
 }
 
 # M resends at once: all M connections opened first, then the requests

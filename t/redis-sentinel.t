@@ -56,7 +56,7 @@ for my $i (1 .. 300) {
 our $Url = 'store=redis-sentinel://'
            . join(',', map { "127.0.0.1:$_" } @Sentinels) . '/tfa';
 
-our $Zone = "tfa_resend_limit_zone zone=ha:1m rate=3/10m redis_timeout=300ms "
+our $Zone = "tfa_resend_limit_zone zone=ha:1m rate=3/10m redis_timeout=1s "
             . "$Url on_store_error=reject;";
 
 our $Mock = mock_infobip(1980);
@@ -207,6 +207,7 @@ _EOC_
         alias logs/mock.log;
     }
 --- init
+::wait_port($_) for 1981, 1982;
 my @s = map { scalar ::resend($_, '/2fa/2/pin/86000000000000000000000000000001/resend/voice') }
         1981, 1982;
 Test::More::is("@s", '200 200', 'TEST 1: pin 1 admitted twice, once by each gateway');
