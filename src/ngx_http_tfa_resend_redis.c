@@ -7,8 +7,8 @@
  * that uses it (a fleet behind a load balancer).
  *
  * Here: its parameters of tfa_resend_limit_zone, read when the
- * configuration is read (the address resolved, the password file read,
- * by the master), and the worker's exit.  The operations are in
+ * configuration is read (the addresses resolved, the password files,
+ * certificates and CA bundle read, by the master), and the worker's exit.  The operations are in
  * ngx_http_tfa_resend_redis_store.c, the connection in
  * ngx_http_tfa_resend_redis_conn.c.
  */

@@ -9,8 +9,15 @@
  * No call blocks: the address is resolved and the password file read when
  * the configuration is read, a lost connection is made again by the next
  * resend that needs it, after a backoff if it failed.  The handshake is
- * pipelined: AUTH, SELECT, SCRIPT LOAD, and the resends' commands queue
- * behind it.
+ * pipelined: AUTH, SELECT, (ROLE,) SCRIPT LOAD, and the resends' commands
+ * queue behind it.
+ *
+ * Behind Sentinel the master's address is not known when the configuration
+ * is read: each connection asks the Sentinels in order, each within
+ * redis_timeout, while the handshake waits on the master's link; then it
+ * subscribes to +switch-master on the Sentinel that answered.  A failover
+ * (+switch-master, -READONLY, the master's connection lost) drops the
+ * connection, and the next one asks again.
  */
 
 
