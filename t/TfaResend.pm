@@ -32,7 +32,7 @@ our @EXPORT = qw(nginx_t free_port secret_file sleep_until count_lines
                  resend burst wait_port
                  resp read_reply redis redis_start redis_stop redis_block
                  tls_files redis_start_tls redis_tls gateway_start
-                 gateway_stop sentinel_start);
+                 gateway_stop sentinel_start sentinel_start_tls);
 our @EXPORT_OK = qw(reload_nginx edit_conf);
 
 
@@ -524,15 +524,33 @@ sub redis_start_tls {
 sub sentinel_start {
     my ($port, $master_port, $name, @conf) = @_;
 
+    sentinel_spawn($port, $master_port, $name, 2, undef, @conf);
+}
+
+# the same over TLS only (the certificates of tls_files($dir)), to a master
+# on TLS, alone (quorum 1)
+sub sentinel_start_tls {
+    my ($port, $master_port, $name, $dir) = @_;
+
+    sentinel_spawn($port, $master_port, $name, 1, $dir, 'port 0',
+                   "tls-port $port", "tls-cert-file $dir/server.crt",
+                   "tls-key-file $dir/server.key",
+                   "tls-ca-cert-file $dir/ca.crt",
+                   'tls-auth-clients no', 'tls-replication yes');
+}
+
+sub sentinel_spawn {
+    my ($port, $master_port, $name, $quorum, $tls, @conf) = @_;
+
     $RedisDir //= tempdir(CLEANUP => 1);
 
     my $conf = "$RedisDir/sentinel-$port.conf";
     open my $fh, '>', $conf or die "$conf: $!";
     print $fh join "\n", "port $port", 'bind 127.0.0.1', 'daemonize no',
-              "dir $RedisDir",
-              "sentinel monitor $name 127.0.0.1 $master_port 2",
+              "dir $RedisDir", @conf,
+              "sentinel monitor $name 127.0.0.1 $master_port $quorum",
               "sentinel down-after-milliseconds $name 1000",
-              "sentinel failover-timeout $name 3000", @conf, '';
+              "sentinel failover-timeout $name 3000", '';
     close $fh;
 
     my $pid = fork // die "fork: $!";
@@ -547,8 +565,9 @@ sub sentinel_start {
     $Redis{$port} = $pid;
 
     for (1 .. 200) {
-        my $r = eval { redis($port, 'PING') } // '';
-        return if $r eq 'PONG';
+        my $r = $tls ? redis_tls($port, $tls, 'PING')
+                     : eval { redis($port, 'PING') } // '';
+        return if $r eq 'PONG' || $r =~ /NOAUTH/;
         Time::HiRes::sleep(0.025);
     }
 

@@ -40,6 +40,14 @@ redis_start($Master);
 redis_start($Replica, '--replicaof', '127.0.0.1', $Master);
 sentinel_start($_, $Master, 'tfa') for @Sentinels;
 
+# a fourth Sentinel, with a password, watching the same master under a
+# name of its own (the three others do not count it): stopped in TEST 1,
+# before the failovers
+our $Locked = free_port($Master, $Replica, @Sentinels);
+sentinel_start($Locked, $Master, 'tfa2', 'requirepass Sentinel-Pass-3e9');
+our $SentinelPass = secret_file($Dir, 'sentinel.pass', "Sentinel-Pass-3e9\n");
+our $WrongPass = secret_file($Dir, 'wrong.pass', "Wrong-Pass-6c1\n");
+
 # until every Sentinel knows the replica and the two other Sentinels: a
 # failover needs them
 for my $i (1 .. 300) {
@@ -58,6 +66,14 @@ our $Url = 'store=redis-sentinel://'
 
 our $Zone = "tfa_resend_limit_zone zone=ha:1m rate=3/10m redis_timeout=1s "
             . "$Url on_store_error=reject;";
+
+our $Locked_zones =
+    "tfa_resend_limit_zone zone=sp:1m rate=3/10m redis_timeout=1s "
+    . "store=redis-sentinel://127.0.0.1:$Locked/tfa2 "
+    . "redis_sentinel_password_file=$SentinelPass on_store_error=reject;\n"
+    . "tfa_resend_limit_zone zone=sw:1m rate=3/10m redis_timeout=1s "
+    . "store=redis-sentinel://127.0.0.1:$Locked/tfa2 "
+    . "redis_sentinel_password_file=$WrongPass on_store_error=reject;\n";
 
 our $Mock = mock_infobip(1980);
 our $Gateway2 = gateway_start("$Dir/gw2", 1982, 'ha', $Zone);
@@ -182,7 +198,7 @@ __DATA__
 === TEST 1: behind Sentinel: the master is found and counts; both gateways share it
 A chain on one nginx: this block starts it; TEST 2 to 5 (no --- config) go on with it.
 --- http_config eval
-"$::Zone\n$::Mock" . <<'_EOC_';
+"$::Zone\n$::Locked_zones$::Mock" . <<'_EOC_';
     server {
         listen 127.0.0.1:1981 reuseport;
 
@@ -202,12 +218,40 @@ _EOC_
         proxy_pass http://127.0.0.1:1980;
     }
 
+    location /sp/ {
+        rewrite ^/sp(/.*)$ $1 break;
+        tfa_resend on;
+        tfa_resend_credentials basic "user:pass";
+        tfa_resend_limit zone=sp;
+        proxy_pass http://127.0.0.1:1980;
+    }
+
+    location /sw/ {
+        rewrite ^/sw(/.*)$ $1 break;
+        tfa_resend on;
+        tfa_resend_credentials basic "user:pass";
+        tfa_resend_limit zone=sw;
+        proxy_pass http://127.0.0.1:1980;
+    }
+
     location = /mock-log {
         default_type text/plain;
         alias logs/mock.log;
     }
 --- init
 ::wait_port($_) for 1981, 1982;
+Test::More::is(scalar ::resend($ServerPort, '/sp/2fa/2/pin/86000000000000000000000000000005/resend/voice'),
+               200, 'TEST 1: a Sentinel with a password, redis_sentinel_password_file right: admitted');
+Test::More::is(::redis($::Master, 'ZCARD', 'tfa:sp:86000000000000000000000000000005'), 1,
+               'TEST 1: ... counted on the master it named');
+Test::More::is(scalar ::resend($ServerPort, '/sw/2fa/2/pin/86000000000000000000000000000006/resend/voice'),
+               503, 'TEST 1: redis_sentinel_password_file wrong: a store error (reject)');
+my $log = Test::Nginx::Util::server_root() . '/logs/error.log';
+Test::More::is(::count_lines($log, qr/tfa_resend_limit_zone "sw": redis at "tfa2" \(sentinel\) could not be found: the Sentinel at 127\.0\.0\.1:\d+ refused redis_sentinel_password_file: "WRONGPASS[^"]*"; on_store_error=reject/),
+               1, 'TEST 1: the error line says the Sentinel refused the password');
+Test::More::is(::count_lines($log, qr/Sentinel-Pass|Wrong-Pass/), 0,
+               'TEST 1: no password in the log');
+::redis_stop($::Locked);
 my @s = map { scalar ::resend($_, '/2fa/2/pin/86000000000000000000000000000001/resend/voice') }
         1981, 1982;
 Test::More::is("@s", '200 200', 'TEST 1: pin 1 admitted twice, once by each gateway');
@@ -223,6 +267,7 @@ Test::More::is(::wait_count($::Replica, '86000000000000000000000000000002', 3), 
 --- request
 GET /mock-log
 --- response_body
+86000000000000000000000000000005 200
 86000000000000000000000000000001 200
 86000000000000000000000000000001 200
 86000000000000000000000000000002 200

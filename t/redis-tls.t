@@ -41,6 +41,10 @@ redis_start_tls($TlsPort, $Tls);
 redis_start_tls($MutualPort, $Tls, '--tls-auth-clients', 'yes');
 redis_start($PlainPort);
 
+# a Sentinel on TLS only, naming the TLS Redis as the master "tfa3"
+our $SentinelPort = free_port($TlsPort, $MutualPort, $PlainPort);
+sentinel_start_tls($SentinelPort, $TlsPort, 'tfa3', $Tls);
+
 
 # the mock Infobip API
 our $Mock = mock_infobip(1980);
@@ -308,6 +312,48 @@ POST /nc/2fa/2/pin/85000000000000000000000000000011/resend/voice
 --- error_code: 503
 --- error_log eval
 qr/\[error\] .*tfa_resend_limit_zone "nc": redis at 127\.0\.0\.1:\d+ (?:closed the connection|refused the TLS handshake): SSL_\w+\(\) failed \([^;]+\); on_store_error=reject/
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 6: rediss-sentinel://: TLS to the Sentinel and to the master it names, each verified (the IP addresses, 127.0.0.1, as the names)
+--- http_config eval
+"tfa_resend_limit_zone zone=ts:1m rate=3/1m redis_timeout=2s store=rediss-sentinel://127.0.0.1:$::SentinelPort/tfa3 redis_ssl_trusted_certificate=$::Tls/ca.crt on_store_error=reject;\n"
+. "tfa_resend_limit_zone zone=tw:1m rate=3/1m redis_timeout=2s store=rediss-sentinel://127.0.0.1:$::SentinelPort/tfa3 redis_ssl_trusted_certificate=$::Tls/other-ca.crt on_store_error=reject;\n"
+. "$::Mock"
+--- config
+    tfa_resend on;
+    tfa_resend_credentials basic "user:pass";
+
+    location /ts/ {
+        rewrite ^/ts(/.*)$ $1 break;
+        tfa_resend_limit zone=ts;
+        proxy_pass http://127.0.0.1:1980;
+    }
+
+    location /tw/ {
+        rewrite ^/tw(/.*)$ $1 break;
+        tfa_resend_limit zone=tw;
+        proxy_pass http://127.0.0.1:1980;
+    }
+--- init
+Test::More::is(scalar ::resend($ServerPort, '/ts/2fa/2/pin/85000000000000000000000000000012/resend/voice'),
+               200, 'TEST 6: admitted through a Sentinel, both over TLS');
+Test::More::is(::redis_tls($::TlsPort, $::Tls, 'ZCARD',
+                           'tfa:ts:85000000000000000000000000000012'), 1,
+               'TEST 6: counted on the TLS master');
+Test::More::is(scalar ::resend($ServerPort, '/tw/2fa/2/pin/85000000000000000000000000000013/resend/voice'),
+               503, 'TEST 6: the Sentinel\'s certificate failing verification: a store error');
+Test::More::is(::count_lines(Test::Nginx::Util::server_root() . '/logs/error.log',
+                             qr/tfa_resend_limit_zone "tw": redis at "tfa3" \(sentinel\) could not be found: the Sentinel at 127\.0\.0\.1:\d+ sent a certificate that failed verification/),
+               1, 'TEST 6: the error line names the Sentinel and the reason');
+--- request
+POST /ts/2fa/2/pin/85000000000000000000000000000012/resend/voice
+--- error_code: 200
+--- response_headers
+X-RateLimit-Remaining: 1
 --- no_error_log
 [alert]
 [crit]
