@@ -107,7 +107,8 @@ for my $name (@order) {
     $med{$name}{errs} += $_->{errs} for @$r;
 }
 
-my @gw = grep { $med{$_} } qw(floor module metrics redis lua njs);
+my @gw = grep { $med{$_} } qw(floor module metrics redis rediss sentinel lua
+                              njs);
 
 # paired(A, B, KEY): the median over the rounds of A's KEY / B's KEY in the
 # same round.  Runs of one round are seconds apart, rounds minutes apart: a
@@ -163,6 +164,11 @@ print "The gateways (one worker each, the same upstream block with\n"
     . "  placed as the facts above say):\n"
     . "  one EVALSHA round trip per pass of the worker's event loop (the\n"
     . "  resends it read in that pass) on its kept-alive connection;\n"
+    . "- **rediss**: the same over TLS (`store=rediss://`, the same\n"
+    . "  redis-server's TLS port, the certificate verified);\n"
+    . "- **sentinel**: the same behind one Sentinel\n"
+    . "  (`store=redis-sentinel://`, the Sentinel naming the same\n"
+    . "  redis-server);\n"
     . "- **lua**: the same job in `access_by_lua` (a `lua_shared_dict` sliding\n"
     . "  window, pinId checks, Authorization) and `header_filter_by_lua` /\n"
     . "  `body_filter_by_lua` (lua-cjson) for the canonical body;\n"
@@ -216,6 +222,11 @@ if (@gw) {
             $cores, $med{redis}{redis_cpu}, fmt($med{redis}{idle}, '%.0f'),
             $med{module} ? ' against ' . fmt($med{module}{idle}, '%.0f')
                            . ' % of the module\'s' : '';
+    }
+
+    for my $g (grep { defined $med{$_}{redis_cpu} } qw(rediss sentinel)) {
+        printf "The redis-server took %.1f us of CPU per request of the %s"
+            . " gateway.\n\n", $med{$g}{redis_cpu}, $g;
     }
 
     for my $what (['req/s', 'rps'], ['CPU per request', 'cpu'],
@@ -402,6 +413,10 @@ my @targets = (
      'rps', '>=', 0.8],
     ['redis store p99 vs shm store (module), reported', 'redis', 'module',
      'p99'],
+    ['rediss CPU/request <= 1.15 x redis', 'rediss', 'redis', 'cpu', '<=',
+     1.15],
+    ['sentinel CPU/request <= 1.05 x redis (equal once connected)',
+     'sentinel', 'redis', 'cpu', '<=', 1.05],
     ['module p99 <= 1.1 x floor p99', 'module', 'floor', 'p99', '<=', 1.1],
 );
 

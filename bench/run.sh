@@ -14,11 +14,13 @@
 #              gateway: the same canonical body from the module, Lua and
 #              njs (the floor returns the upstream's raw body), and the 4th
 #              refused with 429 by all but the floor
-#   gateways   wrk runs interleaved (floor module metrics redis lua njs,
-#              ROUNDS times; metrics is the module with a tfa_resend_metrics
-#              page, scraped once a second during its runs (the scrapes'
-#              CPU counts); redis is the module with the Redis store, against a
-#              redis-server the script starts, not pinned: it shares the
+#   gateways   wrk runs interleaved (floor module metrics redis rediss
+#              sentinel lua njs, ROUNDS times; metrics is the module with a
+#              tfa_resend_metrics page, scraped once a second during its
+#              runs (the scrapes' CPU counts); redis is the module with the
+#              Redis store, rediss the same over TLS, sentinel the same
+#              behind one Sentinel, against a redis-server (and a Sentinel)
+#              the script starts, not pinned: it shares the
 #              two cores with everything else and is part of what is
 #              measured):
 #              median requests/s, p50/p99 latency and the gateway worker's
@@ -39,14 +41,15 @@
 # add lua njs for those), BENCH_PIN (1: the gateway on
 # core BENCH_GW_CPU, wrk and the mock on BENCH_LOAD_CPU; 0: no pinning),
 # BENCH_PARTS ("check gateways zone callgrind"), BENCH_GATEWAYS ("floor
-# module metrics redis lua njs"), BENCH_REDIS_CPU (any: redis-server not pinned,
-# the default; gw: on the gateway's core; load: on wrk's), BENCH_OUT
-# (results file).
+# module metrics redis rediss sentinel lua njs"), BENCH_REDIS_CPU (any:
+# redis-server not pinned, the default; gw: on the gateway's core; load: on
+# wrk's), BENCH_OUT (results file).
 #
-# Ports 18080-18091 on 127.0.0.1 (BENCH_PORT_BASE moves them): 18080 the
+# Ports 18080-18095 on 127.0.0.1 (BENCH_PORT_BASE moves them): 18080 the
 # mock, 18081-18084 the four gateways, 18085-18087 the zone runs, 18088
 # callgrind, 18089 the redis gateway, 18090 its redis-server, 18091 the
-# metrics gateway; the script
+# rediss gateway, 18092 the redis-server's TLS port, 18093 the sentinel
+# gateway, 18094 its Sentinel, 18095 the metrics gateway; the script
 # stops at once if one of them is taken.  Every process the
 # script starts is stopped when it ends, however it ends.
 set -euo pipefail
@@ -114,15 +117,18 @@ GW_CPU=${BENCH_GW_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
 MAIN_ZONE=${BENCH_MAIN_ZONE:-512m}
 
-GATEWAYS=${BENCH_GATEWAYS:-floor module metrics redis lua njs}
+GATEWAYS=${BENCH_GATEWAYS:-floor module metrics redis rediss sentinel lua njs}
 BASE=${BENCH_PORT_BASE:-18080}
 MOCK_PORT=$BASE
 declare -A PORT=([floor]=$((BASE + 1)) [module]=$((BASE + 2))
                  [lua]=$((BASE + 3)) [njs]=$((BASE + 4))
                  [zone-empty]=$((BASE + 5)) [zone-full]=$((BASE + 6))
                  [zone-capacity]=$((BASE + 7)) [cg]=$((BASE + 8))
-                 [redis]=$((BASE + 9)) [metrics]=$((BASE + 11)))
+                 [redis]=$((BASE + 9)) [rediss]=$((BASE + 11))
+                 [sentinel]=$((BASE + 13)) [metrics]=$((BASE + 15)))
 REDIS_PORT=$((BASE + 10))
+REDIS_TLS_PORT=$((BASE + 12))
+SENTINEL_PORT=$((BASE + 14))
 PIN_ID=9C817C6F8AF3D48F9FE553282AFA2B67
 
 say() { printf 'bench: %s\n' "$*" >&2; }
@@ -146,7 +152,8 @@ fi
 
 masters=()          # nginx masters started here, stopped by cleanup
 valgrind_pid=
-redis_pid=          # the redis gateway's redis-server
+redis_pid=          # the redis gateways' redis-server
+sentinel_pid=       # the sentinel gateway's Sentinel
 scraper_pid=        # scrapes the metrics gateway's page during its runs
 
 stop_pid() {
@@ -171,6 +178,9 @@ cleanup() {
     for pid in "${masters[@]}"; do
         stop_pid "$pid" QUIT
     done
+    if [ -n "$sentinel_pid" ]; then
+        stop_pid "$sentinel_pid" TERM
+    fi
     if [ -n "$redis_pid" ]; then
         stop_pid "$redis_pid" TERM
     fi
@@ -197,6 +207,8 @@ render() {
         -e "s|@MODULE@|$module_so|g" -e "s|@BENCH@|$bench|g" \
         -e "s|@ZONE_SIZE@|$zone|g" -e "s|@SERVER_EXTRA@|$extra|g" \
         -e "s|@REDIS_PORT@|$REDIS_PORT|g" \
+        -e "s|@REDIS_TLS_PORT@|$REDIS_TLS_PORT|g" \
+        -e "s|@SENTINEL_PORT@|$SENTINEL_PORT|g" -e "s|@TLS_DIR@|$work/tls|g" \
         "$bench/conf/$template.conf" > "$dir/nginx.conf"
 }
 
@@ -282,10 +294,16 @@ steal_ticks() {
     awk '/^cpu / { print $9; exit }' /proc/stat
 }
 
+# whether the gateway NAME keeps its counts in the redis-server
+is_redis() {
+    case $1 in redis|rediss|sentinel) return 0 ;; esac
+    return 1
+}
+
 # measure NAME LABEL SECONDS: one wrk run against NAME; appends a row to
 # $work/runs.tsv: label requests seconds rps p50_us p99_us cpu_ticks errors
 # mock_ticks machine_busy_ticks steal_ticks redis_ticks (the redis-server's,
-# for the redis gateway; empty for the others)
+# for the redis gateways; empty for the others)
 measure() {
     local name=$1 label=$2 secs=$3 w m c0 c1 m0 m1 b0 b1 s0 s1 line req dur
     local errs rps r0= r1=
@@ -294,7 +312,7 @@ measure() {
     s0=$(steal_ticks)
     b0=$(busy_ticks)
     m0=$(cpu_ticks "$m")
-    [ "$name" = redis ] && r0=$(cpu_ticks "$redis_pid")
+    is_redis "$name" && r0=$(cpu_ticks "$redis_pid")
     # a Prometheus server's scrape, once a second: its CPU is the gateway's
     if [ "$name" = metrics ]; then
         "${on_load[@]}" bash -c 'while :; do
@@ -318,7 +336,7 @@ measure() {
         die "$label: the gateway's worker died during the run; see $work/$name/logs/error.log"
     fi
     c1=$(cpu_ticks "$w")
-    [ "$name" = redis ] && r1=$(cpu_ticks "$redis_pid")
+    is_redis "$name" && r1=$(cpu_ticks "$redis_pid")
     m1=$(cpu_ticks "$m")
     b1=$(busy_ticks)
     s1=$(steal_ticks)
@@ -364,7 +382,7 @@ done
 # every port of the kit must be free: another nginx on one of them would be
 # measured instead of ours
 busy=
-for p in $(seq "$BASE" $((BASE + 11))); do
+for p in $(seq "$BASE" $((BASE + 15))); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
         busy="$busy $p"
     fi
@@ -411,9 +429,39 @@ start mock on_load
 # (BENCH_REDIS_CPU=gw: on the gateway's core; load: on wrk's and the
 # mock's): a fleet's Redis has cores of its own, which two cores cannot
 # give it, and neither pinning is more like that than the other
-if [[ " $GATEWAYS " == *" redis "* ]]; then
+redis_gws=
+for g in $GATEWAYS; do
+    is_redis "$g" && redis_gws="$redis_gws $g"
+done
+
+if [ -n "$redis_gws" ]; then
     command -v redis-server > /dev/null || die "redis-server not found"
     mkdir -p "$work/redis-server"
+
+    # rediss: a CA and a certificate for localhost, a TLS port beside the
+    # plain one
+    tls_opts=()
+    if [[ " $redis_gws " == *" rediss "* ]]; then
+        rm -rf "$work/tls"
+        mkdir -p "$work/tls"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 \
+            -subj /CN=tfa-bench-ca -keyout "$work/tls/ca.key" \
+            -out "$work/tls/ca.crt" 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -subj /CN=localhost \
+            -keyout "$work/tls/server.key" -out "$work/tls/server.csr" \
+            2>/dev/null
+        printf 'subjectAltName=DNS:localhost\n' > "$work/tls/server.ext"
+        openssl x509 -req -in "$work/tls/server.csr" -CA "$work/tls/ca.crt" \
+            -CAkey "$work/tls/ca.key" -CAcreateserial -days 2 \
+            -extfile "$work/tls/server.ext" -out "$work/tls/server.crt" \
+            2>/dev/null
+        tls_opts=(--tls-port "$REDIS_TLS_PORT"
+                  --tls-cert-file "$work/tls/server.crt"
+                  --tls-key-file "$work/tls/server.key"
+                  --tls-ca-cert-file "$work/tls/ca.crt"
+                  --tls-auth-clients no)
+    fi
+
     on_any=(env)
     case ${BENCH_REDIS_CPU:-any} in
         gw)   on_redis=on_gw;   redis_where="on the gateway's core" ;;
@@ -424,7 +472,7 @@ if [[ " $GATEWAYS " == *" redis "* ]]; then
     declare -n on_redis_cmd=$on_redis
     "${on_redis_cmd[@]}" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
         --save '' --appendonly no --daemonize no --dir "$work/redis-server" \
-        > "$work/redis-server/log" 2>&1 &
+        "${tls_opts[@]}" > "$work/redis-server/log" 2>&1 &
     redis_pid=$!
     for i in $(seq 1 100); do
         redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && break
@@ -433,6 +481,26 @@ if [[ " $GATEWAYS " == *" redis "* ]]; then
     redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG \
         || die "redis-server did not start; see $work/redis-server/log"
     fact redis "$(redis-server --version | sed 's/^Redis server v=\([^ ]*\).*/\1/') (Debian), $redis_where"
+
+    # sentinel: one Sentinel, quorum 1, naming the redis-server "bench"
+    if [[ " $redis_gws " == *" sentinel "* ]]; then
+        command -v redis-sentinel > /dev/null || die "redis-sentinel not found"
+        printf '%s\n' "port $SENTINEL_PORT" "bind 127.0.0.1" \
+            "daemonize no" "dir $work/redis-server" \
+            "sentinel monitor bench 127.0.0.1 $REDIS_PORT 1" \
+            > "$work/redis-server/sentinel.conf"
+        "${on_redis_cmd[@]}" redis-sentinel "$work/redis-server/sentinel.conf" \
+            > "$work/redis-server/sentinel.log" 2>&1 &
+        sentinel_pid=$!
+        for i in $(seq 1 100); do
+            redis-cli -p "$SENTINEL_PORT" sentinel get-master-addr-by-name \
+                bench 2>/dev/null | grep -q "$REDIS_PORT" && break
+            sleep 0.05
+        done
+        redis-cli -p "$SENTINEL_PORT" sentinel get-master-addr-by-name bench \
+            2>/dev/null | grep -q "$REDIS_PORT" \
+            || die "redis-sentinel did not start; see $work/redis-server/sentinel.log"
+    fi
 fi
 
 for g in $GATEWAYS; do

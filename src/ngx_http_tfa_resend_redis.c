@@ -7,8 +7,8 @@
  * that uses it (a fleet behind a load balancer).
  *
  * Here: its parameters of tfa_resend_limit_zone, read when the
- * configuration is read (the address resolved, the password file read,
- * by the master), and the worker's exit.  The operations are in
+ * configuration is read (the addresses resolved, the password files,
+ * certificates and CA bundle read, by the master), and the worker's exit.  The operations are in
  * ngx_http_tfa_resend_redis_store.c, the connection in
  * ngx_http_tfa_resend_redis_conn.c.
  */
@@ -34,15 +34,48 @@ static ngx_int_t ngx_http_tfa_resend_redis_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_int_t ngx_http_tfa_resend_redis_parse_url(ngx_conf_t *cf,
     ngx_http_tfa_resend_redis_t *rd, ngx_str_t *value);
+static ngx_int_t ngx_http_tfa_resend_redis_parse_sentinels(ngx_conf_t *cf,
+    ngx_http_tfa_resend_redis_t *rd, ngx_str_t *value, ngx_str_t *url);
 static ngx_int_t ngx_http_tfa_resend_redis_read_password(ngx_conf_t *cf,
+    ngx_str_t *value, const char *param, ngx_str_t *password);
+static ngx_int_t ngx_http_tfa_resend_redis_ssl(ngx_conf_t *cf,
+    ngx_http_tfa_resend_redis_t *rd, ngx_str_t *url, ngx_str_t **given);
+static ngx_int_t ngx_http_tfa_resend_redis_ssl_file(ngx_conf_t *cf,
+    ngx_str_t *value, ngx_str_t *path);
+static ngx_int_t ngx_http_tfa_resend_redis_username(ngx_conf_t *cf,
     ngx_http_tfa_resend_redis_t *rd, ngx_str_t *value);
 static void ngx_http_tfa_resend_redis_pool_cleanup(void *data);
+
+
+/* by their place in ngx_http_tfa_resend_redis_params[] */
+#define NGX_HTTP_TFA_RESEND_REDIS_P_TIMEOUT     0
+#define NGX_HTTP_TFA_RESEND_REDIS_P_PASSWORD    1
+#define NGX_HTTP_TFA_RESEND_REDIS_P_ON_ERROR    2
+#define NGX_HTTP_TFA_RESEND_REDIS_P_USERNAME    3
+#define NGX_HTTP_TFA_RESEND_REDIS_P_SSL_VERIFY  4
+#define NGX_HTTP_TFA_RESEND_REDIS_P_SSL_CA      5
+#define NGX_HTTP_TFA_RESEND_REDIS_P_SSL_NAME    6
+#define NGX_HTTP_TFA_RESEND_REDIS_P_SSL_CERT    7
+#define NGX_HTTP_TFA_RESEND_REDIS_P_SSL_KEY     8
+#define NGX_HTTP_TFA_RESEND_REDIS_P_SSL         4  /* the first TLS one */
+#define NGX_HTTP_TFA_RESEND_REDIS_P_SENTINEL_PW 9
+#define NGX_HTTP_TFA_RESEND_REDIS_P_N           10
+
+/* Sentinels in one store= at the most */
+#define NGX_HTTP_TFA_RESEND_REDIS_SENTINELS     16
 
 
 char  *ngx_http_tfa_resend_redis_params[] = {
     "redis_timeout=",
     "redis_password_file=",
     "on_store_error=",
+    "redis_username=",
+    "redis_ssl_verify=",
+    "redis_ssl_trusted_certificate=",
+    "redis_ssl_name=",
+    "redis_ssl_certificate=",
+    "redis_ssl_certificate_key=",
+    "redis_sentinel_password_file=",
     NULL
 };
 
@@ -53,51 +86,40 @@ ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
 {
     ngx_int_t                     t;
     ngx_str_t                    *value, *timeout, *password, *mode, s;
-    ngx_str_t                   **slot;
-    ngx_uint_t                    i, m, n;
+    ngx_str_t                    *given[NGX_HTTP_TFA_RESEND_REDIS_P_N];
+    ngx_uint_t                    i, j, m, n;
     ngx_pool_cleanup_t           *cln;
     ngx_http_tfa_resend_redis_t  *rd;
 
     value = params ? params->elts : NULL;
     n = params ? params->nelts : 0;
 
-    timeout = NULL;
-    password = NULL;
-    mode = NULL;
+    ngx_memzero(given, sizeof(given));
 
     /* the limiter passes only ngx_http_tfa_resend_redis_params[] */
 
     for (i = 0; i < n; i++) {
 
-        if (ngx_http_tfa_resend_conf_param(&value[i], "redis_timeout=", NULL))
-        {
-            slot = &timeout;
-
-        } else if (ngx_http_tfa_resend_conf_param(&value[i],
-                                                  "redis_password_file=",
-                                                  NULL))
-        {
-            slot = &password;
-
-        } else {
-            slot = &mode;
+        for (j = 0; ngx_http_tfa_resend_redis_params[j + 1]; j++) {
+            if (ngx_http_tfa_resend_conf_param(&value[i],
+                    ngx_http_tfa_resend_redis_params[j], NULL))
+            {
+                break;
+            }
         }
 
-        if (*slot) {
+        if (given[j]) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "duplicate parameter \"%V\"", &value[i]);
             return NGX_ERROR;
         }
 
-        *slot = &value[i];
+        given[j] = &value[i];
     }
 
-    if (ngx_http_tfa_resend_conf_param(url, "store=rediss://", NULL)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid store \"%V\": TLS to Redis (rediss://) "
-                           "is not supported", url);
-        return NGX_ERROR;
-    }
+    timeout = given[NGX_HTTP_TFA_RESEND_REDIS_P_TIMEOUT];
+    password = given[NGX_HTTP_TFA_RESEND_REDIS_P_PASSWORD];
+    mode = given[NGX_HTTP_TFA_RESEND_REDIS_P_ON_ERROR];
 
     rd = ngx_pcalloc(cf->pool, sizeof(ngx_http_tfa_resend_redis_t));
     if (rd == NULL) {
@@ -107,6 +129,13 @@ ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
     rd->store = store;
 
     if (ngx_http_tfa_resend_redis_parse_url(cf, rd, url) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_tfa_resend_redis_ssl(cf, rd, url,
+                                      &given[NGX_HTTP_TFA_RESEND_REDIS_P_SSL])
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -152,8 +181,34 @@ ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
     }
 
     if (password
-        && ngx_http_tfa_resend_redis_read_password(cf, rd, password)
+        && ngx_http_tfa_resend_redis_read_password(cf, password,
+               "redis_password_file", &rd->password)
            != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    password = given[NGX_HTTP_TFA_RESEND_REDIS_P_SENTINEL_PW];
+
+    if (password && rd->master_name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\": only with "
+                           "store=redis-sentinel:// or "
+                           "store=rediss-sentinel://", password);
+        return NGX_ERROR;
+    }
+
+    if (password
+        && ngx_http_tfa_resend_redis_read_password(cf, password,
+               "redis_sentinel_password_file", &rd->sentinel_password)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_tfa_resend_redis_username(cf, rd,
+            given[NGX_HTTP_TFA_RESEND_REDIS_P_USERNAME])
+        != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -187,6 +242,8 @@ ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
     rd->conn.state = NGX_HTTP_TFA_RESEND_REDIS_DOWN;
     rd->conn.backoff = NGX_HTTP_TFA_RESEND_REDIS_BACKOFF_MIN;
     ngx_queue_init(&rd->conn.waiting);
+    ngx_http_tfa_resend_redis_link_init(&rd->conn.master);
+    ngx_http_tfa_resend_redis_link_init(&rd->conn.sentinel);
     ngx_sprintf(rd->conn.why, "is not connected yet%Z");
 
     /* a single-process nginx frees an old configuration after a reload */
@@ -294,13 +351,26 @@ static ngx_int_t
 ngx_http_tfa_resend_redis_parse_url(ngx_conf_t *cf,
     ngx_http_tfa_resend_redis_t *rd, ngx_str_t *value)
 {
-    size_t     len;
     ngx_int_t  db;
     ngx_url_t  u;
 
     ngx_memzero(&u, sizeof(ngx_url_t));
 
-    (void) ngx_http_tfa_resend_conf_param(value, "store=redis://", &u.url);
+    if (ngx_http_tfa_resend_conf_param(value, "store=redis-sentinel://",
+                                       &u.url)
+        || ngx_http_tfa_resend_conf_param(value, "store=rediss-sentinel://",
+                                          &u.url))
+    {
+        rd->tls = (value->data[sizeof("store=redis") - 1] == 's');
+        return ngx_http_tfa_resend_redis_parse_sentinels(cf, rd, value,
+                                                         &u.url);
+    }
+
+    rd->tls = ngx_http_tfa_resend_conf_param(value, "store=rediss://", NULL);
+
+    (void) ngx_http_tfa_resend_conf_param(value, rd->tls ? "store=rediss://"
+                                                         : "store=redis://",
+                                          &u.url);
     u.default_port = 6379;
     u.uri_part = 1;
 
@@ -327,7 +397,8 @@ ngx_http_tfa_resend_redis_parse_url(ngx_conf_t *cf,
     if (u.family == AF_UNIX || u.naddrs == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid store \"%V\": use "
-                           "store=redis://HOST:PORT[/DB]", value);
+                           "store=%s://HOST:PORT[/DB]", value,
+                           rd->tls ? "rediss" : "redis");
         return NGX_ERROR;
     }
 
@@ -356,16 +427,164 @@ ngx_http_tfa_resend_redis_parse_url(ngx_conf_t *cf,
     }
 
     rd->addr = u.addrs[0].name;
-    rd->port = (int) u.port;
+    rd->sockaddr = u.addrs[0].sockaddr;
+    rd->socklen = u.addrs[0].socklen;
+    rd->host = u.host;
 
-    rd->ip = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
-    if (rd->ip == NULL) {
+    return NGX_OK;
+}
+
+
+/*
+ * redis-sentinel://HOST:PORT[,HOST:PORT...]/MASTER_NAME[/DB]: the Sentinels
+ * resolved now, by the master; the Redis master is asked of them by each
+ * worker when it connects
+ */
+
+static ngx_int_t
+ngx_http_tfa_resend_redis_parse_sentinels(ngx_conf_t *cf,
+    ngx_http_tfa_resend_redis_t *rd, ngx_str_t *value, ngx_str_t *url)
+{
+    u_char                             *p, *last, *comma, *slash;
+    ngx_int_t                           db;
+    ngx_url_t                           u;
+    ngx_uint_t                          i;
+    ngx_http_tfa_resend_redis_node_t   *node;
+
+    p = url->data;
+    last = url->data + url->len;
+
+    if (ngx_strlchr(p, last, '@')) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid store \"%V\": no user or password in "
+                           "the URL, use redis_password_file= and "
+                           "redis_sentinel_password_file=", value);
         return NGX_ERROR;
     }
 
-    len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, rd->ip,
-                        NGX_SOCKADDR_STRLEN, 0);
-    rd->ip[len] = '\0';
+    slash = ngx_strlchr(p, last, '/');
+
+    if (slash == NULL || slash == p || slash + 1 == last) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid store \"%V\": use "
+                           "store=%s://HOST:PORT[,HOST:PORT...]/MASTER_NAME"
+                           "[/DB]", value,
+                           rd->tls ? "rediss-sentinel" : "redis-sentinel");
+        return NGX_ERROR;
+    }
+
+    rd->sentinels = ngx_pcalloc(cf->pool,
+                                NGX_HTTP_TFA_RESEND_REDIS_SENTINELS
+                                * sizeof(ngx_http_tfa_resend_redis_node_t));
+    if (rd->sentinels == NULL) {
+        return NGX_ERROR;
+    }
+
+    for ( ;; ) {
+        comma = ngx_strlchr(p, slash, ',');
+        if (comma == NULL) {
+            comma = slash;
+        }
+
+        if (rd->nsentinels == NGX_HTTP_TFA_RESEND_REDIS_SENTINELS) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid store \"%V\": %d Sentinels at the "
+                               "most", value,
+                               NGX_HTTP_TFA_RESEND_REDIS_SENTINELS);
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(&u, sizeof(ngx_url_t));
+
+        u.url.data = p;
+        u.url.len = comma - p;
+        u.default_port = 26379;
+        u.no_resolve = 0;
+
+        if (u.url.len == 0 || ngx_parse_url(cf->pool, &u) != NGX_OK
+            || u.family == AF_UNIX || u.naddrs == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid store \"%V\": a Sentinel \"%*s\": "
+                               "%s", value, comma - p, p,
+                               u.err ? u.err : "not HOST:PORT");
+            return NGX_ERROR;
+        }
+
+        node = &rd->sentinels[rd->nsentinels++];
+
+        node->sockaddr = u.addrs[0].sockaddr;
+        node->socklen = u.addrs[0].socklen;
+        node->name = u.addrs[0].name;
+
+        /* the TLS name by default, NUL-terminated for SNI */
+
+        node->host.data = ngx_pnalloc(cf->pool, u.host.len + 1);
+        if (node->host.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        node->host.len = u.host.len;
+        *ngx_cpymem(node->host.data, u.host.data, u.host.len) = '\0';
+
+        if (node->host.len > 2 && node->host.data[0] == '[') {
+            node->host.data++;
+            node->host.len -= 2;
+            node->host.data[node->host.len] = '\0';
+        }
+
+        if (comma == slash) {
+            break;
+        }
+
+        p = comma + 1;
+    }
+
+    /* MASTER_NAME[/DB] */
+
+    p = slash + 1;
+    slash = ngx_strlchr(p, last, '/');
+
+    rd->master_name.data = p;
+    rd->master_name.len = (slash ? slash : last) - p;
+
+    for (i = 0; i < rd->master_name.len; i++) {
+        if (p[i] <= 0x20 || p[i] >= 0x7f) {
+            break;
+        }
+    }
+
+    if (rd->master_name.len == 0 || i < rd->master_name.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid store \"%V\": no master name, or one "
+                           "with spaces", value);
+        return NGX_ERROR;
+    }
+
+    if (slash) {
+        db = (last - slash > 1) ? ngx_atoi(slash + 1, last - slash - 1)
+                                : NGX_ERROR;
+
+        if (db == NGX_ERROR || db > 65535) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid store \"%V\": the database is a "
+                               "number, as in "
+                               "redis-sentinel://127.0.0.1:26379/mymaster/2",
+                               value);
+            return NGX_ERROR;
+        }
+
+        rd->db = (ngx_uint_t) db;
+        rd->db_arg.data = slash + 1;
+        rd->db_arg.len = last - slash - 1;
+    }
+
+    /* "mymaster" until a Sentinel names it: rd->addr is the worker's */
+
+    rd->addr.data = rd->conn.addr;
+    rd->addr.len = ngx_snprintf(rd->conn.addr, sizeof(rd->conn.addr),
+                                "\"%V\" (sentinel)", &rd->master_name)
+                   - rd->conn.addr;
 
     return NGX_OK;
 }
@@ -377,16 +596,16 @@ ngx_http_tfa_resend_redis_parse_url(ngx_conf_t *cf,
  */
 
 static ngx_int_t
-ngx_http_tfa_resend_redis_read_password(ngx_conf_t *cf,
-    ngx_http_tfa_resend_redis_t *rd, ngx_str_t *value)
+ngx_http_tfa_resend_redis_read_password(ngx_conf_t *cf, ngx_str_t *value,
+    const char *param, ngx_str_t *password)
 {
     u_char     *buf;
     size_t      len;
     ngx_int_t   rc;
     ngx_str_t   name;
 
-    (void) ngx_http_tfa_resend_conf_param(value, "redis_password_file=",
-                                          &name);
+    name.data = value->data + ngx_strlen(param) + 1;
+    name.len = value->len - ngx_strlen(param) - 1;
 
     if (name.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -404,8 +623,7 @@ ngx_http_tfa_resend_redis_read_password(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_tfa_resend_conf_read_secret(cf, &name,
-             "redis_password_file", "redis_password_file", buf,
+    rc = ngx_http_tfa_resend_conf_read_secret(cf, &name, param, param, buf,
              NGX_HTTP_TFA_RESEND_REDIS_PASSWORD_MAX, &len);
     if (rc != NGX_OK) {
         goto done;
@@ -425,7 +643,7 @@ ngx_http_tfa_resend_redis_read_password(ngx_conf_t *cf,
 
     if (len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "redis_password_file \"%s\" is empty", name.data);
+                           "%s \"%s\" is empty", param, name.data);
         goto done;
     }
 
@@ -433,18 +651,18 @@ ngx_http_tfa_resend_redis_read_password(ngx_conf_t *cf,
         || ngx_strlchr(buf, buf + len, '\0'))
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "redis_password_file \"%s\" must hold one line",
+                           "%s \"%s\" must hold one line", param,
                            name.data);
         goto done;
     }
 
-    rd->password.data = ngx_pnalloc(cf->pool, len);
-    if (rd->password.data == NULL) {
+    password->data = ngx_pnalloc(cf->pool, len);
+    if (password->data == NULL) {
         goto done;
     }
 
-    ngx_memcpy(rd->password.data, buf, len);
-    rd->password.len = len;
+    ngx_memcpy(password->data, buf, len);
+    password->len = len;
 
     rc = NGX_OK;
 
@@ -453,6 +671,259 @@ done:
     ngx_explicit_memzero(buf, NGX_HTTP_TFA_RESEND_REDIS_PASSWORD_MAX + 1);
 
     return rc;
+}
+
+
+/*
+ * rediss://: nginx's TLS client, set up now as proxy_ssl_* would be.  The
+ * certificate is verified by default, against the system's CA bundle or
+ * redis_ssl_trusted_certificate=, for the host of the URL or
+ * redis_ssl_name= (an IP address is checked against the certificate's IP
+ * addresses, and sent without SNI).
+ */
+
+static ngx_int_t
+ngx_http_tfa_resend_redis_ssl(ngx_conf_t *cf, ngx_http_tfa_resend_redis_t *rd,
+    ngx_str_t *url, ngx_str_t **given)
+{
+    ngx_str_t            s, cert, key, ca;
+    ngx_uint_t           i, n;
+    ngx_pool_cleanup_t  *cln;
+
+    if (!rd->tls) {
+        n = NGX_HTTP_TFA_RESEND_REDIS_P_SENTINEL_PW
+            - NGX_HTTP_TFA_RESEND_REDIS_P_SSL;
+
+        for (i = 0; i < n; i++) {
+            if (given[i]) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid parameter \"%V\": only with "
+                                   "store=rediss:// or "
+                                   "store=rediss-sentinel://", given[i]);
+                return NGX_ERROR;
+            }
+        }
+
+        return NGX_OK;
+    }
+
+#if !(NGX_SSL)
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid store \"%V\": this nginx has no TLS", url);
+    return NGX_ERROR;
+
+#else
+
+    rd->ssl_verify = 1;
+
+    if (given[0]) {
+        (void) ngx_http_tfa_resend_conf_param(given[0], "redis_ssl_verify=",
+                                              &s);
+
+        if (s.len == 3 && ngx_strncmp(s.data, "off", 3) == 0) {
+            rd->ssl_verify = 0;
+
+        } else if (s.len != 2 || ngx_strncmp(s.data, "on", 2) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"%V\": use redis_ssl_verify=on or "
+                               "off", given[0]);
+            return NGX_ERROR;
+        }
+    }
+
+    rd->ssl_name = rd->host;
+
+    if (rd->master_name.len) {
+        /* by default the name of each node it connects to */
+        ngx_str_null(&rd->ssl_name);
+    }
+
+    if (given[2]) {
+        (void) ngx_http_tfa_resend_conf_param(given[2], "redis_ssl_name=",
+                                              &rd->ssl_name);
+
+        if (rd->ssl_name.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"%V\": no name", given[2]);
+            return NGX_ERROR;
+        }
+    }
+
+    /* NUL-terminated, for SNI; an IP address in brackets goes without */
+
+    if (rd->ssl_name.len == 0) {
+        goto ctx;
+    }
+
+    if (rd->ssl_name.len > 2 && rd->ssl_name.data[0] == '[') {
+        rd->ssl_name.data++;
+        rd->ssl_name.len -= 2;
+    }
+
+    s.data = ngx_pnalloc(cf->pool, rd->ssl_name.len + 1);
+    if (s.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    s.len = rd->ssl_name.len;
+    *ngx_cpymem(s.data, rd->ssl_name.data, s.len) = '\0';
+    rd->ssl_name = s;
+
+ctx:
+
+    if (!rd->ssl_verify && given[1]) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" with redis_ssl_verify=off", given[1]);
+        return NGX_ERROR;
+    }
+
+    if ((given[3] == NULL) != (given[4] == NULL)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" needs %s", given[3] ? given[3] : given[4],
+                           given[3] ? "redis_ssl_certificate_key="
+                                    : "redis_ssl_certificate=");
+        return NGX_ERROR;
+    }
+
+    rd->ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
+    if (rd->ssl == NULL) {
+        return NGX_ERROR;
+    }
+
+    rd->ssl->log = cf->log;
+
+    if (ngx_ssl_create(rd->ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        ngx_ssl_cleanup_ctx(rd->ssl);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_ssl_cleanup_ctx;
+    cln->data = rd->ssl;
+
+    /* a write that could not finish is retried from a buffer that grew */
+
+    SSL_CTX_set_mode(rd->ssl->ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+
+    if (given[3]) {
+        if (ngx_http_tfa_resend_redis_ssl_file(cf, given[3], &cert) != NGX_OK
+            || ngx_http_tfa_resend_redis_ssl_file(cf, given[4], &key)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (ngx_ssl_certificate(cf, rd->ssl, &cert, &key, NULL) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (!rd->ssl_verify) {
+        return NGX_OK;
+    }
+
+    if (given[1]) {
+        if (ngx_http_tfa_resend_redis_ssl_file(cf, given[1], &ca) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        ngx_str_null(&ca);
+    }
+
+    if (ngx_ssl_trusted_certificate(cf, rd->ssl, &ca, 9) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ca.len == 0 && SSL_CTX_set_default_verify_paths(rd->ssl->ctx) != 1) {
+        ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
+                      "store \"%V\": the system's CA certificates could not "
+                      "be loaded, use redis_ssl_trusted_certificate=", url);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+
+#endif
+}
+
+
+/* a file name of a redis_ssl_*= parameter, from the configuration prefix */
+
+static ngx_int_t
+ngx_http_tfa_resend_redis_ssl_file(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_str_t *path)
+{
+    u_char  *eq;
+
+    eq = ngx_strlchr(value->data, value->data + value->len, '=');
+
+    path->data = eq + 1;
+    path->len = value->data + value->len - path->data;
+
+    if (path->len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"%V\": no file name", value);
+        return NGX_ERROR;
+    }
+
+    return ngx_conf_full_name(cf->cycle, path, 1);
+}
+
+
+/*
+ * redis_username=NAME: AUTH NAME PASSWORD, a Redis 6 ACL user, with the
+ * password of redis_password_file; log lines name the user
+ */
+
+static ngx_int_t
+ngx_http_tfa_resend_redis_username(ngx_conf_t *cf,
+    ngx_http_tfa_resend_redis_t *rd, ngx_str_t *value)
+{
+    ngx_str_t   name;
+    ngx_uint_t  i;
+
+    if (value == NULL) {
+        return NGX_OK;
+    }
+
+    (void) ngx_http_tfa_resend_conf_param(value, "redis_username=", &name);
+
+    if (name.len == 0 || name.len > 128) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"%V\": a user name of 1 to 128 "
+                           "characters", value);
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < name.len; i++) {
+        if (name.data[i] <= 0x20 || name.data[i] >= 0x7f
+            || name.data[i] == '"')
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"%V\": a user name of printable "
+                               "characters, without spaces or quotes",
+                               value);
+            return NGX_ERROR;
+        }
+    }
+
+    if (rd->password.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" needs redis_password_file=", value);
+        return NGX_ERROR;
+    }
+
+    rd->username = name;
+
+    return NGX_OK;
 }
 
 

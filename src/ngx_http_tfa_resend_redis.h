@@ -23,9 +23,9 @@ extern char  *ngx_http_tfa_resend_redis_params[];
 
 
 /*
- * The create of the "redis" kind (ngx_http_tfa_resend_store_kind_t): url is
- * the store=redis://HOST:PORT[/DB] parameter (store=rediss:// is refused
- * here), params those of ngx_http_tfa_resend_redis_params[] given.
+ * The create of the Redis kinds (ngx_http_tfa_resend_store_kind_t): url is
+ * the store=redis://HOST:PORT[/DB] or store=rediss://... parameter, params
+ * those of ngx_http_tfa_resend_redis_params[] given.
  */
 ngx_int_t ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
     ngx_http_tfa_resend_store_t *store, ngx_str_t *url, ngx_array_t *params);

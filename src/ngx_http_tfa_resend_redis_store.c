@@ -86,11 +86,9 @@ static ngx_int_t ngx_http_tfa_resend_redis_inspect(
 static void ngx_http_tfa_resend_redis_flush(ngx_event_t *ev);
 static ngx_int_t ngx_http_tfa_resend_redis_send(
     ngx_http_tfa_resend_redis_t *rd, ngx_http_tfa_resend_redis_batch_t *b);
-static void ngx_http_tfa_resend_redis_reply(redisAsyncContext *ac, void *r,
-    void *privdata);
+static void ngx_http_tfa_resend_redis_reply(void *data, redisReply *reply);
 static void ngx_http_tfa_resend_redis_decide(ngx_http_tfa_resend_redis_t *rd,
-    ngx_http_tfa_resend_redis_rec_t *rec, redisReply *reply,
-    redisAsyncContext *ac);
+    ngx_http_tfa_resend_redis_rec_t *rec, redisReply *reply);
 static ngx_int_t ngx_http_tfa_resend_redis_parse(
     ngx_http_tfa_resend_redis_t *rd, redisReply *reply, uint64_t *x,
     ngx_uint_t *remaining);
@@ -313,7 +311,7 @@ ngx_http_tfa_resend_redis_refund(ngx_http_tfa_resend_store_t *store,
         return NGX_OK;
     }
 
-    if (rd->conn.ac == NULL) {
+    if (rd->conn.link == NULL) {
         ngx_log_error(NGX_LOG_INFO, op->log, 0,
                       "tfa_resend_limit_zone \"%V\": redis at %V is not "
                       "connected: the refund of pinId \"%V\" is dropped, "
@@ -387,7 +385,7 @@ ngx_http_tfa_resend_redis_flush(ngx_event_t *ev)
                 ngx_queue_remove(q);
                 ngx_http_tfa_resend_redis_decide(rd,
                     ngx_queue_data(q, ngx_http_tfa_resend_redis_rec_t, queue),
-                    NULL, NULL);
+                    NULL);
             }
 
             return;
@@ -408,12 +406,12 @@ ngx_http_tfa_resend_redis_flush(ngx_event_t *ev)
 
         if (ngx_http_tfa_resend_redis_send(rd, b) != NGX_OK) {
 
-            if (conn->ac) {
+            if (conn->link) {
                 ngx_sprintf(conn->why, "could not take a command%Z");
             }
 
             for (i = 0; i < b->n; i++) {
-                ngx_http_tfa_resend_redis_decide(rd, b->rec[i], NULL, NULL);
+                ngx_http_tfa_resend_redis_decide(rd, b->rec[i], NULL);
             }
 
             ngx_free(b);
@@ -425,30 +423,25 @@ ngx_http_tfa_resend_redis_flush(ngx_event_t *ev)
 /*
  * EVALSHA sha K KEY... N WINDOW NONCE..., in the protocol's own form (EVAL
  * with the script once Redis has lost it): all but the keys and the nonces
- * were made when the configuration was read, and hiredis takes the command
- * as it is (formatting it argument by argument costs more than all the
- * rest of its work)
+ * were made when the configuration was read, and the connection takes the
+ * command as it is (formatting it argument by argument would cost more
+ * than all the rest of the work)
  */
 
 static ngx_int_t
 ngx_http_tfa_resend_redis_send(ngx_http_tfa_resend_redis_t *rd,
     ngx_http_tfa_resend_redis_batch_t *b)
 {
-    int          rc;
     u_char      *cmd, *p, nonce[8];
     size_t       len, n;
+    ngx_int_t    rc;
     ngx_uint_t   i, j;
 
-    if (rd->conn.ac == NULL) {
+    if (rd->conn.link == NULL) {
         return NGX_ERROR;
     }
 
     n = rd->script.len;
-
-    /*
-     * hiredis 0.14 scans a formatted command as a C string (strchr() for
-     * each "$"): the buffer ends in a NUL that the length does not count
-     */
 
     len = sizeof("*\r\n$7\r\nEVALSHA\r\n$\r\n\r\n$\r\n\r\n") - 1
           + 3 * NGX_SIZE_T_LEN + n + rd->argv.len + 1;
@@ -503,29 +496,23 @@ ngx_http_tfa_resend_redis_send(ngx_http_tfa_resend_redis_t *rd,
         *p++ = LF;
     }
 
-    *p = '\0';
-
-    rc = redisAsyncFormattedCommand(rd->conn.ac,
-                                    ngx_http_tfa_resend_redis_reply, b,
-                                    (char *) cmd, p - cmd);
+    rc = ngx_http_tfa_resend_redis_command(rd, cmd, p - cmd,
+                                           ngx_http_tfa_resend_redis_reply, b);
 
     ngx_free(cmd);
 
-    return rc == REDIS_OK ? NGX_OK : NGX_ERROR;
+    return rc;
 }
 
 
 static void
-ngx_http_tfa_resend_redis_reply(redisAsyncContext *ac, void *r,
-    void *privdata)
+ngx_http_tfa_resend_redis_reply(void *data, redisReply *reply)
 {
-    ngx_http_tfa_resend_redis_batch_t  *b = privdata;
+    ngx_http_tfa_resend_redis_batch_t  *b = data;
 
     ngx_uint_t                          i, each;
-    redisReply                         *reply;
     ngx_http_tfa_resend_redis_t        *rd;
 
-    reply = r;
     rd = b->rd;
 
     if (rd->conn.closing) {
@@ -563,23 +550,30 @@ ngx_http_tfa_resend_redis_reply(redisAsyncContext *ac, void *r,
 
     for (i = 0; i < b->n; i++) {
         ngx_http_tfa_resend_redis_decide(rd, b->rec[i],
-                                         each ? reply->element[i] : reply,
-                                         ac);
+                                         each ? reply->element[i] : reply);
     }
 
     ngx_free(b);
+
+    if (reply
+        && reply->type == REDIS_REPLY_ERROR
+        && ngx_strncmp(reply->str, "READONLY", 8) == 0)
+    {
+        /* a replica now (a failover): the master is found again */
+        ngx_http_tfa_resend_redis_fail(rd);
+    }
 }
 
 
 /*
  * One admission's answer (reply NULL: none, its connection went, or it
- * could not be sent); resumes its request, or takes a late admission back.
+ * could not be sent: conn->why says why); resumes its request, or takes a
+ * late admission back.
  */
 
 static void
 ngx_http_tfa_resend_redis_decide(ngx_http_tfa_resend_redis_t *rd,
-    ngx_http_tfa_resend_redis_rec_t *rec, redisReply *reply,
-    redisAsyncContext *ac)
+    ngx_http_tfa_resend_redis_rec_t *rec, redisReply *reply)
 {
     uint64_t                           x;
     ngx_int_t                          rc;
@@ -604,14 +598,6 @@ ngx_http_tfa_resend_redis_decide(ngx_http_tfa_resend_redis_t *rd,
         }
 
     } else {
-        /* the connection is being freed */
-
-        if (ac && conn->ac == ac) {
-            /* lost by an error, not dropped by us */
-            ngx_http_tfa_resend_redis_lost(rd, ac);
-            conn->broken = 1;
-        }
-
         rc = NGX_ERROR;
     }
 
@@ -736,7 +722,7 @@ ngx_http_tfa_resend_redis_take_back(ngx_http_tfa_resend_redis_t *rd,
     size_t       argvlen[6];
     const char  *argv[6];
 
-    if (rd->conn.ac == NULL) {
+    if (rd->conn.link == NULL) {
         return;
     }
 
@@ -753,8 +739,9 @@ ngx_http_tfa_resend_redis_take_back(ngx_http_tfa_resend_redis_t *rd,
     argv[5] = (const char *) window;
     argvlen[5] = ngx_sprintf(window, "%M", rd->store->window) - window;
 
-    if (redisAsyncCommandArgv(rd->conn.ac, NULL, NULL, 6, argv, argvlen)
-        != REDIS_OK)
+    if (ngx_http_tfa_resend_redis_command_argv(rd, 6, argv, argvlen, NULL,
+                                               NULL)
+        != NGX_OK)
     {
         ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
                       "tfa_resend_limit_zone \"%V\": could not take back an "
@@ -808,7 +795,7 @@ ngx_http_tfa_resend_redis_timeout(ngx_event_t *ev)
         conn->stalled = ngx_current_msec;
     }
 
-    /* rec stays with hiredis until the answer, or the connection, goes */
+    /* rec stays on the connection until the answer or the connection goes */
 
     op->done(op);
 }
@@ -945,8 +932,7 @@ ngx_http_tfa_resend_redis_down(ngx_http_tfa_resend_redis_t *rd)
 void
 ngx_http_tfa_resend_redis_close(ngx_http_tfa_resend_redis_t *rd)
 {
-    ngx_queue_t        *q;
-    redisAsyncContext  *ac;
+    ngx_queue_t  *q;
 
     rd->conn.closing = 1;
 
@@ -961,11 +947,7 @@ ngx_http_tfa_resend_redis_close(ngx_http_tfa_resend_redis_t *rd)
             ngx_queue_data(q, ngx_http_tfa_resend_redis_rec_t, queue));
     }
 
-    ac = rd->conn.ac;
-
-    if (ac) {
-        rd->conn.ac = NULL;
-        rd->conn.state = NGX_HTTP_TFA_RESEND_REDIS_DOWN;
-        redisAsyncFree(ac);
+    if (rd->conn.link) {
+        ngx_http_tfa_resend_redis_fail(rd);
     }
 }

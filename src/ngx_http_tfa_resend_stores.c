@@ -19,8 +19,8 @@
 
 /*
  * The kinds of store a zone can have, by its store= parameter: the first
- * row that takes it.  The syntax is what the messages offer; the rediss://
- * row is the Redis kind's, which refuses it.
+ * row that takes it.  The syntax is what the messages offer, in this
+ * order: the plain store and the default first.
  */
 
 static ngx_http_tfa_resend_store_kind_t  ngx_http_tfa_resend_store_kinds[] =
@@ -29,12 +29,22 @@ static ngx_http_tfa_resend_store_kind_t  ngx_http_tfa_resend_store_kinds[] =
       ngx_http_tfa_resend_redis_params, ngx_http_tfa_resend_redis_create,
       ngx_http_tfa_resend_redis_exit_process },
 
-    { ngx_string("rediss://"), NULL,
+    { ngx_string("shm"), "store=shm",
+      NULL, ngx_http_tfa_resend_shm_create, NULL },
+
+    { ngx_string("rediss://"), "store=rediss://HOST:PORT[/DB]",
       ngx_http_tfa_resend_redis_params, ngx_http_tfa_resend_redis_create,
       ngx_http_tfa_resend_redis_exit_process },
 
-    { ngx_string("shm"), "store=shm",
-      NULL, ngx_http_tfa_resend_shm_create, NULL },
+    { ngx_string("redis-sentinel://"),
+      "store=redis-sentinel://HOST:PORT[,HOST:PORT...]/MASTER_NAME[/DB]",
+      ngx_http_tfa_resend_redis_params, ngx_http_tfa_resend_redis_create,
+      ngx_http_tfa_resend_redis_exit_process },
+
+    { ngx_string("rediss-sentinel://"),
+      "store=rediss-sentinel://HOST:PORT[,HOST:PORT...]/MASTER_NAME[/DB]",
+      ngx_http_tfa_resend_redis_params, ngx_http_tfa_resend_redis_create,
+      ngx_http_tfa_resend_redis_exit_process },
 
     { ngx_null_string, NULL, NULL, NULL, NULL }
 };
@@ -48,7 +58,7 @@ static ngx_str_t  ngx_http_tfa_resend_store_default =
 const ngx_http_tfa_resend_store_kind_t *
 ngx_http_tfa_resend_store_kind(ngx_conf_t *cf, ngx_str_t *value)
 {
-    u_char                            *p, *last, use[256];
+    u_char                            *p, *last, use[512];
     ngx_str_t                          s;
     ngx_http_tfa_resend_store_kind_t  *kind;
 

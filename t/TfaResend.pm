@@ -29,8 +29,10 @@ use Exporter 'import';
 
 our @EXPORT = qw(nginx_t free_port secret_file sleep_until count_lines
                  add_no_error_log canonical_ok refusal mock_infobip
-                 resend burst flood
-                 resp read_reply redis redis_start redis_stop redis_block);
+                 resend burst flood wait_port
+                 resp read_reply redis redis_start redis_stop redis_block
+                 tls_files redis_start_tls redis_tls gateway_start
+                 gateway_stop sentinel_start sentinel_start_tls);
 our @EXPORT_OK = qw(reload_nginx edit_conf);
 
 
@@ -244,6 +246,24 @@ sub resend {
     my $status = $r =~ m{^HTTP/1\.1 (\d{3})} ? $1 : 0;
 
     return wantarray ? ($status, Time::HiRes::time() - $t0) : $status;
+}
+
+# until something listens on $port (an nginx under valgrind starts slowly),
+# 30 s at most
+sub wait_port {
+    my $port = shift;
+
+    for (1 .. 600) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port, Proto => 'tcp');
+        if ($s) {
+            close $s;
+            return 1;
+        }
+        Time::HiRes::sleep(0.05);
+    }
+
+    die "nothing listens on port $port";
 }
 
 # M resends at once: all M connections opened first, then the requests
@@ -464,9 +484,254 @@ sub redis_block {
     die "redis on port $port never got busy";
 }
 
+# ---- TLS: certificates made by openssl, Redis on a TLS port ------------
+#
+# tls_files($dir) makes in $dir a CA (ca.crt), a server certificate it
+# signed for localhost, redis.test and 127.0.0.1 (server.crt, server.key),
+# a client certificate it signed (client.crt, client.key), and another CA
+# that signed none of them (other-ca.crt).
+
+sub tls_files {
+    my $dir = shift;
+
+    open my $ext, '>', "$dir/server.ext" or die "server.ext: $!";
+    print $ext "subjectAltName=DNS:localhost,DNS:redis.test,IP:127.0.0.1\n";
+    close $ext;
+
+    for my $ca (qw(ca other-ca)) {
+        system("openssl req -x509 -newkey rsa:2048 -nodes -days 2 "
+               . "-subj /CN=tfa-test-$ca -keyout $dir/$ca.key "
+               . "-out $dir/$ca.crt 2>/dev/null") == 0
+            or die "openssl: the $ca";
+    }
+
+    for my $who (qw(server client)) {
+        system("openssl req -newkey rsa:2048 -nodes -subj /CN=tfa-$who "
+               . "-keyout $dir/$who.key -out $dir/$who.csr 2>/dev/null") == 0
+            or die "openssl: the $who request";
+        system("openssl x509 -req -in $dir/$who.csr -CA $dir/ca.crt "
+               . "-CAkey $dir/ca.key -CAcreateserial -days 2 "
+               . ($who eq 'server' ? "-extfile $dir/server.ext " : '')
+               . "-out $dir/$who.crt 2>/dev/null") == 0
+            or die "openssl: the $who certificate";
+    }
+
+    chmod 0644, glob "$dir/*.key";
+
+    return $dir;
+}
+
+# redis-cli over TLS with the client certificate: its answer, one line
+sub redis_tls {
+    my ($port, $dir, @cmd) = @_;
+
+    # redis-cli's own complaints (not started yet) stay off the output
+    open my $err, '>&', \*STDERR or die "dup: $!";
+    open STDERR, '>', '/dev/null' or die "/dev/null: $!";
+
+    my $out;
+    my $ok = open $out, '-|', 'redis-cli', '--tls',
+                  '--cacert', "$dir/ca.crt", '--cert', "$dir/client.crt",
+                  '--key', "$dir/client.key", '-h', '127.0.0.1',
+                  '-p', $port, '--raw', @cmd;
+
+    open STDERR, '>&', $err or die "dup: $!";
+    die "redis-cli: $!" unless $ok;
+
+    local $/;
+    my $r = <$out> // '';
+    close $out;
+    $r =~ s/\n\z//;
+
+    return $r;
+}
+
+# a redis-server with no plain-text port, TLS on $port
+sub redis_start_tls {
+    my ($port, $dir, @opt) = @_;
+
+    $RedisDir //= tempdir(CLEANUP => 1);
+
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        open STDOUT, '>>', "$RedisDir/redis-$port.log";
+        open STDERR, '>&', \*STDOUT;
+        { exec 'redis-server', '--port', 0, '--tls-port', $port,
+               '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+               '--daemonize', 'no', '--dir', $RedisDir,
+               '--tls-cert-file', "$dir/server.crt",
+               '--tls-key-file', "$dir/server.key",
+               '--tls-ca-cert-file', "$dir/ca.crt",
+               '--tls-auth-clients', 'no', @opt; }
+        POSIX::_exit(127);
+    }
+
+    $Redis{$port} = $pid;
+
+    for (1 .. 200) {
+        return if redis_tls($port, $dir, 'PING') eq 'PONG';
+        Time::HiRes::sleep(0.025);
+    }
+
+    die "redis-server (TLS) on port $port did not start; "
+        . "see $RedisDir/redis-$port.log";
+}
+
+# a Sentinel on $port watching the master $master_port as $name (quorum
+# 2, down after 1 s); @conf: more lines of its configuration file, which
+# it rewrites as it learns
+sub sentinel_start {
+    my ($port, $master_port, $name, @conf) = @_;
+
+    sentinel_spawn($port, $master_port, $name, 2, undef, @conf);
+}
+
+# the same over TLS only (the certificates of tls_files($dir)), to a master
+# on TLS, alone (quorum 1)
+sub sentinel_start_tls {
+    my ($port, $master_port, $name, $dir) = @_;
+
+    sentinel_spawn($port, $master_port, $name, 1, $dir, 'port 0',
+                   "tls-port $port", "tls-cert-file $dir/server.crt",
+                   "tls-key-file $dir/server.key",
+                   "tls-ca-cert-file $dir/ca.crt",
+                   'tls-auth-clients no', 'tls-replication yes');
+}
+
+sub sentinel_spawn {
+    my ($port, $master_port, $name, $quorum, $tls, @conf) = @_;
+
+    $RedisDir //= tempdir(CLEANUP => 1);
+
+    my $conf = "$RedisDir/sentinel-$port.conf";
+    open my $fh, '>', $conf or die "$conf: $!";
+    print $fh join "\n", "port $port", 'bind 127.0.0.1', 'daemonize no',
+              "dir $RedisDir", @conf,
+              "sentinel monitor $name 127.0.0.1 $master_port $quorum",
+              "sentinel down-after-milliseconds $name 1000",
+              "sentinel failover-timeout $name 3000", '';
+    close $fh;
+
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        open STDOUT, '>>', "$RedisDir/sentinel-$port.log";
+        open STDERR, '>&', \*STDOUT;
+        { exec 'redis-sentinel', $conf; }
+        POSIX::_exit(127);
+    }
+
+    $Redis{$port} = $pid;
+
+    for (1 .. 200) {
+        my $r = $tls ? redis_tls($port, $tls, 'PING')
+                     : eval { redis($port, 'PING') } // '';
+        return if $r eq 'PONG' || $r =~ /NOAUTH/;
+        Time::HiRes::sleep(0.025);
+    }
+
+    die "redis-sentinel on port $port did not start; "
+        . "see $RedisDir/sentinel-$port.log";
+}
+
 END {
     if ($$ == $Main) {
         redis_stop($_) for keys %Redis;
+    }
+}
+
+
+# ---- a second gateway: another nginx server beside the tested one -------
+#
+# gateway_start($dir, $port, $http) starts nginx with 2 workers listening
+# on $port, whose /2fa/ location uses "tfa_resend_limit zone=$zone" and
+# proxies to the mock on port 1980; $http holds the zone's directive.
+# Its error log is $dir/logs/error.log.  Returns its master's pid; the
+# gateways still running when the test file ends are stopped then.
+
+our %Gateway;
+
+sub gateway_start {
+    my ($dir, $port, $zone, $http) = @_;
+
+    mkdir $dir;
+    mkdir "$dir/logs";
+    mkdir "$dir/conf";
+
+    my $conf = '';
+    for my $m (split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '') {
+        $conf .= "load_module $m;\n";
+    }
+
+    $conf .= <<"_EOC_";
+error_log $dir/logs/error.log info;
+pid $dir/logs/nginx.pid;
+worker_processes 2;
+events { worker_connections 256; }
+
+http {
+    access_log off;
+    client_body_temp_path $dir/cbt;
+    proxy_temp_path $dir/pt;
+    fastcgi_temp_path $dir/ft;
+    uwsgi_temp_path $dir/ut;
+    scgi_temp_path $dir/st;
+
+    $http
+
+    server {
+        listen 127.0.0.1:$port reuseport;
+
+        location /2fa/ {
+            tfa_resend on;
+            tfa_resend_credentials basic "user:pass";
+            tfa_resend_limit zone=$zone;
+            proxy_pass http://127.0.0.1:1980;
+        }
+    }
+}
+_EOC_
+
+    open my $fh, '>', "$dir/conf/nginx.conf" or die "gateway conf: $!";
+    print $fh $conf;
+    close $fh;
+
+    my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    system($nginx, '-p', "$dir/", '-c', 'conf/nginx.conf') == 0
+        or die "the gateway on port $port did not start";
+
+    my $pid;
+    for (1 .. 100) {
+        if (open my $p, '<', "$dir/logs/nginx.pid") {
+            $pid = <$p>;
+            close $p;
+        }
+        last if $pid;
+        Time::HiRes::sleep(0.05);
+    }
+
+    chomp $pid;
+    $Gateway{$pid} = 1;
+
+    return $pid;
+}
+
+sub gateway_stop {
+    my $pid = shift;
+
+    return unless delete $Gateway{$pid};
+
+    kill 'QUIT', $pid;
+    for (1 .. 100) {
+        last unless kill 0, $pid;
+        Time::HiRes::sleep(0.05);
+    }
+}
+
+END {
+    if ($$ == $Main) {
+        gateway_stop($_) for keys %Gateway;
     }
 }
 

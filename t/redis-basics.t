@@ -132,8 +132,8 @@ my $z = 'tfa_resend_limit_zone zone=z:1m rate=3/10m';
 my @bad = (
     [ "$z store=http://127.0.0.1:6379;",
       qr/invalid store "store=http:\/\/127.0.0.1:6379": use store=redis:\/\/HOST:PORT\[\/DB\] or store=shm/ ],
-    [ "$z store=rediss://127.0.0.1:6379;",
-      qr/invalid store "store=rediss:\/\/127.0.0.1:6379": TLS to Redis \(rediss:\/\/\) is not supported/ ],
+    [ "$z store=redis://127.0.0.1:6379 redis_ssl_verify=off;",
+      qr/invalid parameter "redis_ssl_verify=off": only with store=rediss:\/\// ],
     [ "$z store=redis://;",
       qr/invalid store "store=redis:\/\/": no host/ ],
     [ "$z store=redis://127.0.0.1:99999;",

@@ -13,7 +13,8 @@ build_pkgs="gcc make nginx nginx-dev libjansson-dev libpcre2-dev pkg-config
 test_pkgs="clang libclang-rt-14-dev perl libtest-base-perl
            libtest-longstring-perl liblist-moreutils-perl libtext-diff-perl
            liburi-perl libwww-perl libipc-run-perl curl valgrind
-           redis-server python3-prometheus-client prometheus ca-certificates"
+           redis-server redis-sentinel python3-prometheus-client
+           prometheus ca-certificates"
 deb_pkgs="debhelper dpkg-dev lintian"
 bench_pkgs="wrk libnginx-mod-http-lua lua-cjson libnginx-mod-http-js
             valgrind redis-server"
