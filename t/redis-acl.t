@@ -34,7 +34,7 @@ redis_start($RedisPort);
 ::redis($RedisPort, 'ACL', 'SETUSER', 'tfa', 'on', '>Acl-Pass-5d1e',
         '~tfa:*', 'resetchannels', '-@all', '+eval', '+evalsha',
         '+script|load', '+time', '+zcard', '+zremrangebyscore', '+zrange',
-        '+zadd', '+pexpire', '+zrem') eq 'OK'
+        '+zadd', '+pexpire', '+zrem', '+del') eq 'OK'
     or die 'ACL SETUSER tfa';
 
 # a user switched off, whose password is right
@@ -94,6 +94,7 @@ A chain on one nginx: this block starts it; TEST 2 (no --- config) goes on with 
 --- config
     tfa_resend on;
     tfa_resend_credentials basic "user:pass";
+    tfa_resend_pass_header X-Mock-Status;
 
     location /acl/ {
         rewrite ^/acl(/.*)$ $1 break;
