@@ -15,7 +15,9 @@ package TfaResend;
 # (--error-log-path=stderr), not the test's logs/error.log; so Test::Nginx's
 # error_log section cannot see it under either runner.  nginx_t() runs
 # `nginx -t` on a configuration built like Test::Nginx builds one and
-# returns what nginx printed.
+# returns what nginx printed.  It names the startup log (-e stderr): an
+# nginx built with the default error log path would otherwise write each
+# line twice, to stderr and to the prefix's logs/error.log.
 
 use strict;
 use warnings;
@@ -69,7 +71,7 @@ sub nginx_t {
     print $fh $conf;
     close $fh;
 
-    my $out = `$nginx -t -p $dir/ -c conf/nginx.conf 2>&1`;
+    my $out = `$nginx -t -e stderr -p $dir/ -c conf/nginx.conf 2>&1`;
     my $rc = $? >> 8;
 
     if (-s "$dir/logs/error.log") {

@@ -9,7 +9,7 @@
 set -euo pipefail
 
 build_pkgs="gcc make nginx nginx-dev libjansson-dev libpcre2-dev pkg-config
-            libhiredis-dev"
+            libhiredis-dev libssl-dev"
 test_pkgs="clang libclang-rt-14-dev perl libtest-base-perl
            libtest-longstring-perl liblist-moreutils-perl libtext-diff-perl
            liburi-perl libwww-perl libipc-run-perl curl valgrind

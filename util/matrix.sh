@@ -14,8 +14,10 @@
 #
 # The builds are not debug builds (no --with-debug: what nginx's own
 # configure gives and what nginx.org's packages ship), with --with-compat.
-# The suite needs one optional nginx module, auth_request (t/intercept.t);
-# proxy, upstream keepalive, gzip, rewrite and regex locations are built in.
+# The suite needs two optional nginx modules, auth_request (t/intercept.t)
+# and SSL (https upstreams in t/secret.t, TLS to Redis in t/redis-tls.t
+# and t/redis-sentinel.t); proxy, upstream keepalive, gzip, rewrite and
+# regex locations are built in.
 #
 # Everything goes under $BUILD/matrix/<source>/: the source (a copy, so that
 # configure writes nothing into the user's tree), objs-nginx/ (nginx,
@@ -37,7 +39,8 @@ matrix=$BUILD/matrix
 
 # the warnings util/build.sh asks for, for nginx and the module alike
 # (nginx's own default already has -Werror)
-conf_flags=(--with-compat --with-http_auth_request_module)
+conf_flags=(--with-compat --with-http_ssl_module
+            --with-http_auth_request_module)
 cflags="-g -O2 -Wall -Wextra -Wno-unused-parameter -Werror"
 
 if [ -n "${NGX_MATRIX_SRC:-}" ]; then
