@@ -25,9 +25,10 @@
 #include "ngx_http_tfa_resend_headers.h"
 
 
-#define NGX_HTTP_TFA_RESEND_VAR_OTHER   0
-#define NGX_HTTP_TFA_RESEND_VAR_HEADER  1
-#define NGX_HTTP_TFA_RESEND_VAR_USER    2
+#define NGX_HTTP_TFA_RESEND_VAR_OTHER       0
+#define NGX_HTTP_TFA_RESEND_VAR_HEADER      1
+#define NGX_HTTP_TFA_RESEND_VAR_USER        2
+#define NGX_HTTP_TFA_RESEND_VAR_REQUEST_ID  3
 
 
 static ngx_uint_t ngx_http_tfa_resend_is_header(ngx_str_t *key,
@@ -35,7 +36,8 @@ static ngx_uint_t ngx_http_tfa_resend_is_header(ngx_str_t *key,
 static ngx_uint_t ngx_http_tfa_resend_keep_header(ngx_table_elt_t *h,
     ngx_http_tfa_resend_loc_conf_t *lcf, ngx_uint_t body);
 static ngx_uint_t ngx_http_tfa_resend_has_body(ngx_http_request_t *r);
-static ngx_uint_t ngx_http_tfa_resend_header_variable(ngx_str_t *name);
+static u_char *ngx_http_tfa_resend_variable_kinds(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_tfa_resend_variable_kind(ngx_str_t *name);
 static ngx_int_t ngx_http_tfa_resend_push_header(ngx_http_request_t *r,
     const char *key, const char *lowcase, ngx_str_t *value,
     ngx_table_elt_t **h);
@@ -92,14 +94,18 @@ ngx_http_tfa_resend_swap_request(ngx_http_request_t *r,
     ngx_http_tfa_resend_loc_conf_t *lcf, ngx_str_t *credentials,
     ngx_http_tfa_resend_saved_t *saved)
 {
+    u_char                     *kind;
     ngx_uint_t                  i, n, body, dropped;
     ngx_list_part_t            *part;
     ngx_table_elt_t            *header, *h;
-    ngx_http_variable_t        *v;
     ngx_http_core_main_conf_t  *cmcf;
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
-    v = cmcf->variables.elts;
+
+    kind = ngx_http_tfa_resend_variable_kinds(r);
+    if (kind == NULL) {
+        return NGX_ERROR;
+    }
 
     /*
      * $remote_user is the client's throughout: read now, from the client's
@@ -107,9 +113,7 @@ ngx_http_tfa_resend_swap_request(ngx_http_request_t *r,
      */
 
     for (i = 0; i < cmcf->variables.nelts; i++) {
-        if (ngx_http_tfa_resend_header_variable(&v[i].name)
-            == NGX_HTTP_TFA_RESEND_VAR_USER)
-        {
+        if (kind[i] == NGX_HTTP_TFA_RESEND_VAR_USER) {
             (void) ngx_http_get_indexed_variable(r, i);
         }
     }
@@ -232,9 +236,7 @@ ngx_http_tfa_resend_swap_request(ngx_http_request_t *r,
      */
 
     for (i = 0; i < saved->nvariables; i++) {
-        if (ngx_http_tfa_resend_header_variable(&v[i].name)
-            == NGX_HTTP_TFA_RESEND_VAR_HEADER)
-        {
+        if (kind[i] == NGX_HTTP_TFA_RESEND_VAR_HEADER) {
             r->variables[i].valid = 0;
             r->variables[i].not_found = 0;
         }
@@ -284,12 +286,9 @@ void
 ngx_http_tfa_resend_restore_request(ngx_http_request_t *r,
     ngx_http_tfa_resend_saved_t *saved)
 {
+    u_char                     *kind;
     ngx_uint_t                  i;
-    ngx_http_variable_t        *v;
     ngx_http_variable_value_t  *vv;
-    ngx_http_core_main_conf_t  *cmcf;
-
-    static ngx_str_t  request_id = ngx_string("request_id");
 
     r->connection->log->log_level = saved->log_level;
 
@@ -318,14 +317,14 @@ ngx_http_tfa_resend_restore_request(ngx_http_request_t *r,
         return;
     }
 
-    cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
-    v = cmcf->variables.elts;
+    /* made by swap_request, which cannot have got this far without it */
+    kind = ngx_http_tfa_resend_variable_kinds(r);
     vv = saved->variables;
 
     for (i = 0; i < saved->nvariables; i++) {
 
-        if (ngx_http_tfa_resend_header_variable(&v[i].name)
-            != NGX_HTTP_TFA_RESEND_VAR_OTHER)
+        if (kind[i] == NGX_HTTP_TFA_RESEND_VAR_HEADER
+            || kind[i] == NGX_HTTP_TFA_RESEND_VAR_USER)
         {
             r->variables[i] = vv[i];
             continue;
@@ -333,10 +332,7 @@ ngx_http_tfa_resend_restore_request(ngx_http_request_t *r,
 
         if ((vv[i].valid || vv[i].not_found)
             || !(r->variables[i].valid || r->variables[i].not_found)
-            || (v[i].name.len == request_id.len
-                && ngx_strncmp(v[i].name.data, request_id.data,
-                               request_id.len)
-                   == 0))
+            || kind[i] == NGX_HTTP_TFA_RESEND_VAR_REQUEST_ID)
         {
             continue;
         }
@@ -468,8 +464,45 @@ ngx_http_tfa_resend_has_body(ngx_http_request_t *r)
  * $remote_passwd (..._VAR_USER).
  */
 
+/*
+ * What each indexed variable is to the swap, by its name: worked out once
+ * a configuration (the names are the configuration's), not per request.
+ */
+
+static u_char *
+ngx_http_tfa_resend_variable_kinds(ngx_http_request_t *r)
+{
+    ngx_uint_t                  i;
+    ngx_http_variable_t        *v;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    static u_char       *kinds;
+    static ngx_cycle_t  *kinds_cycle;
+
+    if (kinds && kinds_cycle == ngx_cycle) {
+        return kinds;
+    }
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
+    v = cmcf->variables.elts;
+
+    kinds = ngx_palloc(ngx_cycle->pool, cmcf->variables.nelts + 1);
+    if (kinds == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < cmcf->variables.nelts; i++) {
+        kinds[i] = (u_char) ngx_http_tfa_resend_variable_kind(&v[i].name);
+    }
+
+    kinds_cycle = (ngx_cycle_t *) ngx_cycle;
+
+    return kinds;
+}
+
+
 static ngx_uint_t
-ngx_http_tfa_resend_header_variable(ngx_str_t *name)
+ngx_http_tfa_resend_variable_kind(ngx_str_t *name)
 {
     static ngx_str_t  prefixes[] = {
         ngx_string("http_"),
@@ -505,6 +538,12 @@ ngx_http_tfa_resend_header_variable(ngx_str_t *name)
         {
             return NGX_HTTP_TFA_RESEND_VAR_USER;
         }
+    }
+
+    if (name->len == sizeof("request_id") - 1
+        && ngx_strncmp(name->data, "request_id", name->len) == 0)
+    {
+        return NGX_HTTP_TFA_RESEND_VAR_REQUEST_ID;
     }
 
     return NGX_HTTP_TFA_RESEND_VAR_OTHER;
