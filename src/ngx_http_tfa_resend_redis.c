@@ -579,6 +579,10 @@ ngx_http_tfa_resend_redis_parse_sentinels(ngx_conf_t *cf,
         rd->db_arg.len = last - slash - 1;
     }
 
+    /* each worker's connection asks them for the master */
+
+    rd->find_master = ngx_http_tfa_resend_redis_ask;
+
     /* "mymaster" until a Sentinel names it: rd->addr is the worker's */
 
     rd->addr.data = rd->conn.addr;

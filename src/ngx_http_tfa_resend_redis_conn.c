@@ -46,8 +46,6 @@ static void ngx_http_tfa_resend_redis_role_reply(void *data,
     redisReply *reply);
 static void ngx_http_tfa_resend_redis_refused(
     ngx_http_tfa_resend_redis_t *rd);
-static ngx_int_t ngx_http_tfa_resend_redis_ask(ngx_http_tfa_resend_redis_t *rd,
-    ngx_uint_t i);
 static void ngx_http_tfa_resend_redis_ask_next(ngx_http_tfa_resend_redis_t *rd);
 static void ngx_http_tfa_resend_redis_ask_timeout(ngx_event_t *ev);
 static void ngx_http_tfa_resend_redis_sentinel_closed(
@@ -198,7 +196,7 @@ ngx_http_tfa_resend_redis_connect(ngx_http_tfa_resend_redis_t *rd)
                                     "\"%V\" (sentinel)", &rd->master_name)
                        - conn->addr;
 
-        rc = ngx_http_tfa_resend_redis_ask(rd, 0);
+        rc = rd->find_master(rd, 0);
 
     } else if (rc == NGX_OK) {
         rc = ngx_http_tfa_resend_redis_link_connect(link);
@@ -532,7 +530,7 @@ ngx_http_tfa_resend_redis_role_reply(void *data, redisReply *reply)
  * could be (conn->why says why).
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_tfa_resend_redis_ask(ngx_http_tfa_resend_redis_t *rd, ngx_uint_t i)
 {
     size_t                             argvlen[3];

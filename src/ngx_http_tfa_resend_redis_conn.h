@@ -92,7 +92,17 @@ typedef struct {
 } ngx_http_tfa_resend_redis_conn_t;
 
 
-typedef struct {
+typedef struct ngx_http_tfa_resend_redis_s  ngx_http_tfa_resend_redis_t;
+
+/*
+ * Behind Sentinel: asks them for the master, from the ith on; the handshake
+ * waits on conn->master until one names it
+ */
+typedef ngx_int_t (*ngx_http_tfa_resend_redis_find_pt)(
+    ngx_http_tfa_resend_redis_t *rd, ngx_uint_t i);
+
+
+struct ngx_http_tfa_resend_redis_s {
     ngx_http_tfa_resend_store_t        *store;
     ngx_str_t                           addr;      /* "127.0.0.1:6379" */
     ngx_str_t                           host;      /* as in the URL */
@@ -107,6 +117,7 @@ typedef struct {
     ngx_uint_t                          nsentinels;
     ngx_str_t                           master_name;
     ngx_str_t                           sentinel_password;
+    ngx_http_tfa_resend_redis_find_pt   find_master;
 
     unsigned                            tls:1;     /* rediss:// */
     unsigned                            ssl_verify:1;
@@ -128,7 +139,7 @@ typedef struct {
     ngx_http_tfa_resend_redis_shctx_t  *sh;
 
     ngx_http_tfa_resend_redis_conn_t    conn;      /* this process's */
-} ngx_http_tfa_resend_redis_t;
+};
 
 
 /* on_store_error's values, by NGX_HTTP_TFA_RESEND_REDIS_REJECT ... */
@@ -154,6 +165,14 @@ ngx_int_t ngx_http_tfa_resend_redis_command_argv(
     ngx_http_tfa_resend_redis_t *rd, int argc, const char **argv,
     const size_t *argvlen, ngx_http_tfa_resend_redis_reply_pt handler,
     void *data);
+
+/*
+ * Sentinel i and the next ones in turn are asked for the master, each
+ * within redis_timeout (rd->find_master).  NGX_OK: one is being asked,
+ * else none could be (conn->why says why).
+ */
+ngx_int_t ngx_http_tfa_resend_redis_ask(ngx_http_tfa_resend_redis_t *rd,
+    ngx_uint_t i);
 
 /*
  * Drops the connection (conn->why set), connects again after the backoff;
