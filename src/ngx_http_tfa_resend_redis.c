@@ -22,6 +22,7 @@
 #include "ngx_http_tfa_resend_shm.h"
 #include "ngx_http_tfa_resend_redis.h"
 #include "ngx_http_tfa_resend_redis_conn.h"
+#include "ngx_http_tfa_resend_redis_sentinel.h"
 #include "ngx_http_tfa_resend_redis_store.h"
 
 

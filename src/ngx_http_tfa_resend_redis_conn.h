@@ -167,14 +167,6 @@ ngx_int_t ngx_http_tfa_resend_redis_command_argv(
     void *data);
 
 /*
- * Sentinel i and the next ones in turn are asked for the master, each
- * within redis_timeout (rd->find_master).  NGX_OK: one is being asked,
- * else none could be (conn->why says why).
- */
-ngx_int_t ngx_http_tfa_resend_redis_ask(ngx_http_tfa_resend_redis_t *rd,
-    ngx_uint_t i);
-
-/*
  * Drops the connection (conn->why set), connects again after the backoff;
  * the commands in flight are answered NULL
  */
