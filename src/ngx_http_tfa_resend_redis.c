@@ -59,6 +59,7 @@ static void ngx_http_tfa_resend_redis_pool_cleanup(void *data);
 #define NGX_HTTP_TFA_RESEND_REDIS_P_SSL_CERT    7
 #define NGX_HTTP_TFA_RESEND_REDIS_P_SSL_KEY     8
 #define NGX_HTTP_TFA_RESEND_REDIS_P_SSL         4  /* the first TLS one */
+#define NGX_HTTP_TFA_RESEND_REDIS_SSL_PARAMS    5  /* ... and how many */
 #define NGX_HTTP_TFA_RESEND_REDIS_P_SENTINEL_PW 9
 #define NGX_HTTP_TFA_RESEND_REDIS_P_N           10
 
@@ -692,14 +693,11 @@ ngx_http_tfa_resend_redis_ssl(ngx_conf_t *cf, ngx_http_tfa_resend_redis_t *rd,
     ngx_str_t *url, ngx_str_t **given)
 {
     ngx_str_t            s, cert, key, ca;
-    ngx_uint_t           i, n;
+    ngx_uint_t           i;
     ngx_pool_cleanup_t  *cln;
 
     if (!rd->tls) {
-        n = NGX_HTTP_TFA_RESEND_REDIS_P_SENTINEL_PW
-            - NGX_HTTP_TFA_RESEND_REDIS_P_SSL;
-
-        for (i = 0; i < n; i++) {
+        for (i = 0; i < NGX_HTTP_TFA_RESEND_REDIS_SSL_PARAMS; i++) {
             if (given[i]) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid parameter \"%V\": only with "
