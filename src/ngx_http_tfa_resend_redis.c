@@ -16,12 +16,12 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include <ngx_sha1.h>
 
 #include "ngx_http_tfa_resend_conf.h"
 #include "ngx_http_tfa_resend_shm.h"
 #include "ngx_http_tfa_resend_redis.h"
 #include "ngx_http_tfa_resend_redis_conn.h"
+#include "ngx_http_tfa_resend_redis_script.h"
 #include "ngx_http_tfa_resend_redis_sentinel.h"
 #include "ngx_http_tfa_resend_redis_ssl.h"
 #include "ngx_http_tfa_resend_redis_store.h"
@@ -30,8 +30,6 @@
 #define NGX_HTTP_TFA_RESEND_REDIS_PASSWORD_MAX  512
 
 
-static ngx_int_t ngx_http_tfa_resend_redis_prepare(ngx_conf_t *cf,
-    ngx_http_tfa_resend_redis_t *rd);
 static ngx_int_t ngx_http_tfa_resend_redis_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_int_t ngx_http_tfa_resend_redis_parse_url(ngx_conf_t *cf,
@@ -253,57 +251,6 @@ ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
 
     cln->handler = ngx_http_tfa_resend_redis_pool_cleanup;
     cln->data = rd;
-
-    return NGX_OK;
-}
-
-/*
- * What every script call carries and was known when the configuration was
- * read: the keys' prefix "tfa:ZONE:", the script and its SHA-1, N and the
- * window as the script's arguments
- */
-
-static ngx_int_t
-ngx_http_tfa_resend_redis_prepare(ngx_conf_t *cf,
-    ngx_http_tfa_resend_redis_t *rd)
-{
-    u_char      *p, hash[20], digits[NGX_INT_T_LEN];
-    size_t       n;
-    ngx_sha1_t   sha1;
-
-    rd->prefix.len = sizeof("tfa::") - 1 + rd->store->name.len;
-    rd->prefix.data = ngx_pnalloc(cf->pool, rd->prefix.len);
-    if (rd->prefix.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(rd->prefix.data, "tfa:%V:", &rd->store->name);
-
-    ngx_sha1_init(&sha1);
-    ngx_sha1_update(&sha1, ngx_http_tfa_resend_redis_script.data,
-                    ngx_http_tfa_resend_redis_script.len);
-    ngx_sha1_final(hash, &sha1);
-
-    ngx_hex_dump(rd->sha, hash, sizeof(hash));
-
-    /* the script's N and window, as _send() writes them into each call */
-
-    p = ngx_pnalloc(cf->pool, 32 + 2 * NGX_INT_T_LEN);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    rd->argv.data = p;
-
-    n = ngx_sprintf(digits, "%ui", rd->store->limit) - digits;
-    p = ngx_sprintf(p, "$%uz\r\n%*s\r\n", n, n, digits);
-
-    n = ngx_sprintf(digits, "%M", rd->store->window) - digits;
-    p = ngx_sprintf(p, "$%uz\r\n%*s\r\n", n, n, digits);
-
-    rd->argv.len = p - rd->argv.data;
-
-    rd->script = ngx_http_tfa_resend_redis_script;
 
     return NGX_OK;
 }
