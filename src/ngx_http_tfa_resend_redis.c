@@ -7,10 +7,12 @@
  * that uses it (a fleet behind a load balancer).
  *
  * Here: its parameters of tfa_resend_limit_zone, read when the
- * configuration is read (the addresses resolved, the password files,
- * certificates and CA bundle read, by the master), and the worker's exit.  The operations are in
- * ngx_http_tfa_resend_redis_store.c, the connection in
- * ngx_http_tfa_resend_redis_conn.c.
+ * configuration is read (the addresses resolved, the password files read,
+ * by the master), and the worker's exit.  Elsewhere, each in
+ * ngx_http_tfa_resend_redis_*.c: the operations (store), the scripts
+ * (script), on_store_error (fallback), the connection (conn), the master
+ * found through Sentinels (sentinel), TLS (ssl), one link to one server
+ * (link).
  */
 
 
@@ -53,7 +55,8 @@ static void ngx_http_tfa_resend_redis_pool_cleanup(void *data);
 #define NGX_HTTP_TFA_RESEND_REDIS_P_SSL_NAME    6
 #define NGX_HTTP_TFA_RESEND_REDIS_P_SSL_CERT    7
 #define NGX_HTTP_TFA_RESEND_REDIS_P_SSL_KEY     8
-#define NGX_HTTP_TFA_RESEND_REDIS_P_SSL         4  /* the first TLS one */
+#define NGX_HTTP_TFA_RESEND_REDIS_P_SSL         4  /* the first of
+                                                      the SSL_PARAMS */
 #define NGX_HTTP_TFA_RESEND_REDIS_P_SENTINEL_PW 9
 #define NGX_HTTP_TFA_RESEND_REDIS_P_N           10
 

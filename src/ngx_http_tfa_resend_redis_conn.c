@@ -12,7 +12,8 @@
  * pipelined: AUTH, SELECT, (ROLE,) SCRIPT LOAD, and the resends' commands
  * queue behind it.
  *
- * The master behind Sentinel is found in ngx_http_tfa_resend_redis_sentinel.c.
+ * Behind Sentinel, the master is found by rd->find_master
+ * (ngx_http_tfa_resend_redis_sentinel.c) while the handshake waits.
  */
 
 

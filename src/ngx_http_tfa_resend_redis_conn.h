@@ -4,11 +4,11 @@
  *
  * The Redis store's connection: each worker's one connection per zone, a
  * link on nginx's event loop (ngx_http_tfa_resend_redis_link.c); the
- * handshake (AUTH, SELECT, SCRIPT LOAD), the master asked of Sentinels and
- * followed through failovers, the backoff after a failure, and the reports
- * of Redis failing and answering again.  Also the state of a
- * zone's Redis store, which the store, its connection and its
- * configuration share.
+ * handshake (AUTH, SELECT, ROLE behind Sentinel, SCRIPT LOAD), the backoff
+ * after a failure, and the reports of Redis failing and answering again.
+ * Also the state of a zone's Redis store, which the store, its connection
+ * and its configuration share.  Behind Sentinel the master is found by
+ * ngx_http_tfa_resend_redis_sentinel.c, through rd->find_master.
  */
 
 

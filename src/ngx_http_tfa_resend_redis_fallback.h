@@ -18,9 +18,16 @@
 #include "ngx_http_tfa_resend_redis_conn.h"
 
 
+/*
+ * Redis cannot decide the resend (conn->why says why, reason counts it):
+ * on_store_error does, as the limiter's admit would answer (NGX_OK,
+ * NGX_BUSY, NGX_ERROR; also in op->rc); logged once a second at most
+ */
 ngx_int_t ngx_http_tfa_resend_redis_fallback(
     ngx_http_tfa_resend_redis_t *rd, ngx_http_tfa_resend_store_op_t *op,
     ngx_http_tfa_resend_metrics_reason_e reason);
+
+/* why the connection is not there, or went: as the metrics count it */
 ngx_http_tfa_resend_metrics_reason_e ngx_http_tfa_resend_redis_down(
     ngx_http_tfa_resend_redis_t *rd);
 

@@ -40,7 +40,7 @@
  * for by redis.replicate_commands() on 3.2 and 4.
  */
 
-const ngx_str_t  ngx_http_tfa_resend_redis_script = ngx_string(
+static const ngx_str_t  ngx_http_tfa_resend_redis_script = ngx_string(
     "if redis.replicate_commands then redis.replicate_commands() end\n"
     "local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
     "local t = redis.call('TIME')\n"

@@ -17,15 +17,20 @@
 
 
 /*
- * The Lua script that decides admissions on the Redis server: loaded by
- * the connection's handshake, called by its SHA-1
+ * Takes back one admission of the key (member "stamp-nonce") by the refund
+ * script; nothing waits for the answer, and with no connection nothing is
+ * sent
  */
-extern const ngx_str_t  ngx_http_tfa_resend_redis_script;
-
-
 void ngx_http_tfa_resend_redis_take_back(
     ngx_http_tfa_resend_redis_t *rd, u_char *key, size_t len,
     uint64_t stamp, uint64_t nonce);
+
+/*
+ * When the configuration is read: rd->script (the admission script, which
+ * the connection's handshake loads and the store calls by its SHA-1),
+ * rd->sha, rd->prefix ("tfa:ZONE:") and rd->argv (N and the window, as
+ * the script's arguments in the protocol's form)
+ */
 ngx_int_t ngx_http_tfa_resend_redis_prepare(ngx_conf_t *cf,
     ngx_http_tfa_resend_redis_t *rd);
 

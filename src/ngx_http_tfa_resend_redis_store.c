@@ -7,25 +7,27 @@
  * The admissions of a pinId are one sorted set in Redis, "tfa:ZONE:PINID":
  * a member per admission, scored by the Redis server's clock in
  * milliseconds, the key expiring one window after its newest admission.
- * One Lua script makes the whole decision on the Redis server, atomically:
- * it drops the admissions that left the window, counts the rest, and adds
- * one if there are fewer than N.  So two gateways can never both admit the
- * N+1th resend, and since the time is the Redis server's (TIME), clock
- * skew between gateways cannot split a window.  The script is loaded once
- * per connection (SCRIPT LOAD) and called by its SHA-1 (EVALSHA; EVAL when
- * Redis answers NOSCRIPT, after a SCRIPT FLUSH or a failover).  The
- * resends a worker asks in one pass of its event loop wait in a queue and
- * go in one call when the pass ends (a posted event), up to 64 a call:
- * most of what a call costs Redis is entering the script at all.
+ * One Lua script (ngx_http_tfa_resend_redis_script.c) makes the whole
+ * decision on the Redis server, atomically: it drops the admissions that
+ * left the window, counts the rest, and adds one if there are fewer than
+ * N.  So two gateways can never both admit the N+1th resend, and since
+ * the time is the Redis server's (TIME), clock skew between gateways
+ * cannot split a window.  The script is loaded once per connection
+ * (SCRIPT LOAD) and called by its SHA-1 (EVALSHA; EVAL when Redis answers
+ * NOSCRIPT, after a SCRIPT FLUSH or a failover).  The resends a worker
+ * asks in one pass of its event loop wait in a queue and go in one call
+ * when the pass ends (a posted event), up to 64 a call: most of what a
+ * call costs Redis is entering the script at all.
  *
  * Admit answers NGX_AGAIN, and the reply resumes the request.
  *
  * When Redis cannot answer in time (down, refusing, slower than
- * redis_timeout, wrong password) on_store_error decides: reject (503),
- * allow, or local: this server's own shared-memory window, in the zone's
- * shared memory.  Every admission this server makes through Redis is
- * recorded there too, so a server that falls back goes on from what it
- * has admitted itself rather than from an empty window.
+ * redis_timeout, wrong password) on_store_error decides
+ * (ngx_http_tfa_resend_redis_fallback.c): reject (503), allow, or local:
+ * this server's own window, in the zone's shared memory.  Every admission
+ * this server makes through Redis is recorded there too, so a server that
+ * falls back goes on from what it has admitted itself rather than from an
+ * empty window.
  *
  * A command that timed out is still answered later: if that late answer
  * is an admission and the resend was not let through meanwhile, it is

@@ -4,7 +4,7 @@
  *
  * The Redis store's operations: admit, refund and inspect on a zone's
  * sorted sets in Redis, the batching of admissions into script calls, and
- * what on_store_error makes of a failure.
+ * their answers.
  */
 
 
