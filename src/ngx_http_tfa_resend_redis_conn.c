@@ -124,7 +124,7 @@ ngx_http_tfa_resend_redis_connect(ngx_http_tfa_resend_redis_t *rd)
     conn = &rd->conn;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                   "tfa_resend redis: connecting to %V", &rd->addr);
+                   "tfa_resend: redis connecting to %V", &rd->addr);
 
     if (conn->pid != ngx_pid) {
 
@@ -462,7 +462,7 @@ ngx_http_tfa_resend_redis_load_reply(void *data, redisReply *reply)
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                   "tfa_resend redis: %V ready", &rd->addr);
+                   "tfa_resend: redis %V ready", &rd->addr);
 
     rd->conn.state = NGX_HTTP_TFA_RESEND_REDIS_READY;
     rd->conn.backoff = NGX_HTTP_TFA_RESEND_REDIS_BACKOFF_MIN;

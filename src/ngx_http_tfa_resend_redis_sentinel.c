@@ -284,7 +284,7 @@ ngx_http_tfa_resend_redis_master_reply(void *data, redisReply *reply)
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                   "tfa_resend redis: sentinel %V: master at %V",
+                   "tfa_resend: redis sentinel %V: master at %V",
                    &rd->sentinels[conn->asked].name, &rd->addr);
 
     /* a failover from now on is heard; the subscription is best effort */

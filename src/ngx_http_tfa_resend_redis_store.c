@@ -444,7 +444,7 @@ ngx_http_tfa_resend_redis_reply(void *data, redisReply *reply)
         /* the script is gone from Redis (SCRIPT FLUSH, a failover) */
 
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                       "tfa_resend redis: %V lost the script, EVAL",
+                       "tfa_resend: redis %V lost the script, EVAL",
                        &rd->addr);
 
         b->eval = 1;
