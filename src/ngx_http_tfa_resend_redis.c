@@ -529,7 +529,7 @@ ngx_http_tfa_resend_redis_parse_sentinels(ngx_conf_t *cf,
 
     /* each worker's connection asks them for the master */
 
-    rd->find_master = ngx_http_tfa_resend_redis_ask;
+    rd->find_master = ngx_http_tfa_resend_redis_sentinel_ask;
 
     /* "mymaster" until a Sentinel names it: rd->addr is the worker's */
 

@@ -42,7 +42,8 @@ static void ngx_http_tfa_resend_redis_switch_master(void *data,
  */
 
 ngx_int_t
-ngx_http_tfa_resend_redis_ask(ngx_http_tfa_resend_redis_t *rd, ngx_uint_t i)
+ngx_http_tfa_resend_redis_sentinel_ask(ngx_http_tfa_resend_redis_t *rd,
+    ngx_uint_t i)
 {
     size_t                             argvlen[3];
     const char                        *argv[3];
@@ -148,7 +149,9 @@ ngx_http_tfa_resend_redis_ask_next(ngx_http_tfa_resend_redis_t *rd)
         ngx_del_timer(&conn->ask_timer);
     }
 
-    if (ngx_http_tfa_resend_redis_ask(rd, conn->asked + 1) == NGX_OK) {
+    if (ngx_http_tfa_resend_redis_sentinel_ask(rd, conn->asked + 1)
+        == NGX_OK)
+    {
         return;
     }
 

@@ -22,8 +22,8 @@
  * within redis_timeout (rd->find_master).  NGX_OK: one is being asked,
  * else none could be (conn->why says why).
  */
-ngx_int_t ngx_http_tfa_resend_redis_ask(ngx_http_tfa_resend_redis_t *rd,
-    ngx_uint_t i);
+ngx_int_t ngx_http_tfa_resend_redis_sentinel_ask(
+    ngx_http_tfa_resend_redis_t *rd, ngx_uint_t i);
 
 
 #endif /* _NGX_HTTP_TFA_RESEND_REDIS_SENTINEL_H_INCLUDED_ */
