@@ -261,7 +261,7 @@ ngx_http_tfa_resend_swap_request(ngx_http_request_t *r,
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "tfa resend: upstream Authorization %s (value redacted), "
+                   "tfa_resend: upstream Authorization %s (value redacted), "
                    "%ui client header(s) not passed on",
                    credentials ? "set from tfa_resend_credentials"
                                : "not set", dropped);

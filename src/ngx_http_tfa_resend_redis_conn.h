@@ -4,11 +4,11 @@
  *
  * The Redis store's connection: each worker's one connection per zone, a
  * link on nginx's event loop (ngx_http_tfa_resend_redis_link.c); the
- * handshake (AUTH, SELECT, SCRIPT LOAD), the master asked of Sentinels and
- * followed through failovers, the backoff after a failure, and the reports
- * of Redis failing and answering again.  Also the state of a
- * zone's Redis store, which the store, its connection and its
- * configuration share.
+ * handshake (AUTH, SELECT, ROLE behind Sentinel, SCRIPT LOAD), the backoff
+ * after a failure, and the reports of Redis failing and answering again.
+ * Also the state of a zone's Redis store, which the store, its connection
+ * and its configuration share.  Behind Sentinel the master is found by
+ * ngx_http_tfa_resend_redis_sentinel.c, through rd->find_master.
  */
 
 
@@ -92,7 +92,17 @@ typedef struct {
 } ngx_http_tfa_resend_redis_conn_t;
 
 
-typedef struct {
+typedef struct ngx_http_tfa_resend_redis_s  ngx_http_tfa_resend_redis_t;
+
+/*
+ * Behind Sentinel: asks them for the master, from the ith on; the handshake
+ * waits on conn->master until one names it
+ */
+typedef ngx_int_t (*ngx_http_tfa_resend_redis_find_pt)(
+    ngx_http_tfa_resend_redis_t *rd, ngx_uint_t i);
+
+
+struct ngx_http_tfa_resend_redis_s {
     ngx_http_tfa_resend_store_t        *store;
     ngx_str_t                           addr;      /* "127.0.0.1:6379" */
     ngx_str_t                           host;      /* as in the URL */
@@ -107,6 +117,7 @@ typedef struct {
     ngx_uint_t                          nsentinels;
     ngx_str_t                           master_name;
     ngx_str_t                           sentinel_password;
+    ngx_http_tfa_resend_redis_find_pt   find_master;
 
     unsigned                            tls:1;     /* rediss:// */
     unsigned                            ssl_verify:1;
@@ -128,7 +139,7 @@ typedef struct {
     ngx_http_tfa_resend_redis_shctx_t  *sh;
 
     ngx_http_tfa_resend_redis_conn_t    conn;      /* this process's */
-} ngx_http_tfa_resend_redis_t;
+};
 
 
 /* on_store_error's values, by NGX_HTTP_TFA_RESEND_REDIS_REJECT ... */

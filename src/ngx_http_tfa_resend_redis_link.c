@@ -503,7 +503,6 @@ ngx_http_tfa_resend_redis_link_ssl_done(ngx_connection_t *c)
 }
 
 
-
 /*
  * The name the certificate must hold: a host name as proxy_ssl_name is
  * checked, an IP address against the certificate's IP addresses
@@ -710,7 +709,7 @@ ngx_http_tfa_resend_redis_link_fail(ngx_http_tfa_resend_redis_link_t *link)
     ngx_queue_t  waiting;
 
     ngx_log_debug1(NGX_LOG_DEBUG_EVENT, ngx_cycle->log, 0,
-                   "tfa_resend redis: link %s", link->err);
+                   "tfa_resend: redis link %s", link->err);
 
     ngx_http_tfa_resend_redis_link_shut(link, &waiting);
 

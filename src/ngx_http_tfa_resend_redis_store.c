@@ -7,25 +7,27 @@
  * The admissions of a pinId are one sorted set in Redis, "tfa:ZONE:PINID":
  * a member per admission, scored by the Redis server's clock in
  * milliseconds, the key expiring one window after its newest admission.
- * One Lua script makes the whole decision on the Redis server, atomically:
- * it drops the admissions that left the window, counts the rest, and adds
- * one if there are fewer than N.  So two gateways can never both admit the
- * N+1th resend, and since the time is the Redis server's (TIME), clock
- * skew between gateways cannot split a window.  The script is loaded once
- * per connection (SCRIPT LOAD) and called by its SHA-1 (EVALSHA; EVAL when
- * Redis answers NOSCRIPT, after a SCRIPT FLUSH or a failover).  The
- * resends a worker asks in one pass of its event loop wait in a queue and
- * go in one call when the pass ends (a posted event), up to 64 a call:
- * most of what a call costs Redis is entering the script at all.
+ * One Lua script (ngx_http_tfa_resend_redis_script.c) makes the whole
+ * decision on the Redis server, atomically: it drops the admissions that
+ * left the window, counts the rest, and adds one if there are fewer than
+ * N.  So two gateways can never both admit the N+1th resend, and since
+ * the time is the Redis server's (TIME), clock skew between gateways
+ * cannot split a window.  The script is loaded once per connection
+ * (SCRIPT LOAD) and called by its SHA-1 (EVALSHA; EVAL when Redis answers
+ * NOSCRIPT, after a SCRIPT FLUSH or a failover).  The resends a worker
+ * asks in one pass of its event loop wait in a queue and go in one call
+ * when the pass ends (a posted event), up to 64 a call: most of what a
+ * call costs Redis is entering the script at all.
  *
  * Admit answers NGX_AGAIN, and the reply resumes the request.
  *
  * When Redis cannot answer in time (down, refusing, slower than
- * redis_timeout, wrong password) on_store_error decides: reject (503),
- * allow, or local: this server's own shared-memory window, in the zone's
- * shared memory.  Every admission this server makes through Redis is
- * recorded there too, so a server that falls back goes on from what it
- * has admitted itself rather than from an empty window.
+ * redis_timeout, wrong password) on_store_error decides
+ * (ngx_http_tfa_resend_redis_fallback.c): reject (503), allow, or local:
+ * this server's own window, in the zone's shared memory.  Every admission
+ * this server makes through Redis is recorded there too, so a server that
+ * falls back goes on from what it has admitted itself rather than from an
+ * empty window.
  *
  * A command that timed out is still answered later: if that late answer
  * is an admission and the resend was not let through meanwhile, it is
@@ -42,6 +44,8 @@
 #include "ngx_http_tfa_resend_metrics.h"
 #include "ngx_http_tfa_resend_shm.h"
 #include "ngx_http_tfa_resend_redis_conn.h"
+#include "ngx_http_tfa_resend_redis_fallback.h"
+#include "ngx_http_tfa_resend_redis_script.h"
 #include "ngx_http_tfa_resend_redis_store.h"
 
 
@@ -92,18 +96,10 @@ static void ngx_http_tfa_resend_redis_decide(ngx_http_tfa_resend_redis_t *rd,
 static ngx_int_t ngx_http_tfa_resend_redis_parse(
     ngx_http_tfa_resend_redis_t *rd, redisReply *reply, uint64_t *x,
     ngx_uint_t *remaining);
-static void ngx_http_tfa_resend_redis_take_back(
-    ngx_http_tfa_resend_redis_t *rd, u_char *key, size_t len,
-    uint64_t stamp, uint64_t nonce);
 static void ngx_http_tfa_resend_redis_timeout(ngx_event_t *ev);
 static void ngx_http_tfa_resend_redis_op_cleanup(void *data);
 static void ngx_http_tfa_resend_redis_free_rec(
     ngx_http_tfa_resend_redis_rec_t *rec);
-static ngx_int_t ngx_http_tfa_resend_redis_fallback(
-    ngx_http_tfa_resend_redis_t *rd, ngx_http_tfa_resend_store_op_t *op,
-    ngx_http_tfa_resend_metrics_reason_e reason);
-static ngx_http_tfa_resend_metrics_reason_e ngx_http_tfa_resend_redis_down(
-    ngx_http_tfa_resend_redis_t *rd);
 
 
 const ngx_http_tfa_resend_store_type_t  ngx_http_tfa_resend_redis_store = {
@@ -111,90 +107,6 @@ const ngx_http_tfa_resend_store_type_t  ngx_http_tfa_resend_redis_store = {
     ngx_http_tfa_resend_redis_admit,
     ngx_http_tfa_resend_redis_refund,
     ngx_http_tfa_resend_redis_inspect
-};
-
-
-/*
- * KEYS: the pinIds' keys, one per admission asked; ARGV: N, the window in
- * ms, then each admission's nonce.  The resends a worker asks in one pass
- * of its event loop go in one call: Redis spends some 5us entering any
- * script, and TIME is asked once.  One integer answers each (one reply
- * object to read, not five), in an array in the order of KEYS:
- *
- *   >= 0   admitted at time T (ms, Redis's clock) as member "T-nonce",
- *          R admissions left: T * 64 + R (N <= 64; exact in a Lua number
- *          until the year 50000)
- *   <  0   rejected: -(ms until the oldest admission leaves the window)
- *
- * The same pinId twice in a call is two admissions one after the other,
- * the second seeing the first.  A new pinId (no key yet) has nothing to
- * trim: each redis.call() costs Redis some 2us.  A number passed to Redis
- * is printed with "%.14g" at every call, which cost a quarter of the
- * script's instructions: the stamp and the window's edge are printed once
- * a script call, and the window goes as it came.
- *
- * Times are Redis's: TIME in a script that writes needs effects
- * replication, the default from Redis 5 and the only kind from 7, asked
- * for by redis.replicate_commands() on 3.2 and 4.
- */
-
-const ngx_str_t  ngx_http_tfa_resend_redis_script = ngx_string(
-    "if redis.replicate_commands then redis.replicate_commands() end\n"
-    "local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local stamp, edge = tostring(now), nil\n"
-    "local out = {}\n"
-    "for i, key in ipairs(KEYS) do\n"
-    "  local n = redis.call('ZCARD', key)\n"
-    "  if n > 0 then\n"
-    "    edge = edge or tostring(now - window)\n"
-    "    n = n - redis.call('ZREMRANGEBYSCORE', key, '-inf', edge)\n"
-    "  end\n"
-    "  if n >= limit then\n"
-    "    local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')\n"
-    "    local wait = tonumber(first[2]) + window - now\n"
-    "    if wait > window then wait = window end\n"
-    "    if wait < 1 then wait = 1 end\n"
-    "    out[i] = -wait\n"
-    "  else\n"
-    "    redis.call('ZADD', key, stamp, stamp .. '-' .. ARGV[2 + i])\n"
-    "    redis.call('PEXPIRE', key, ARGV[2])\n"
-    "    out[i] = now * 64 + limit - n - 1\n"
-    "  end\n"
-    "end\n"
-    "return out\n");
-
-
-/*
- * Takes back one admission: KEYS[1] the pinId's key, ARGV[1] its member,
- * ARGV[2] the window in ms.  Nothing is kept for what was taken back: the
- * admissions that left the window go too, and a key with none left is
- * deleted, so resends of pinIds the upstream does not know leave nothing
- * behind; one with some left expires one window after its newest.  Sent
- * with EVAL, and rarely: Redis keeps the compiled script all the same.
- */
-
-static const ngx_str_t  ngx_http_tfa_resend_redis_refund_script = ngx_string(
-    "if redis.replicate_commands then redis.replicate_commands() end\n"
-    "local key, window = KEYS[1], tonumber(ARGV[2])\n"
-    "if redis.call('ZREM', key, ARGV[1]) == 0 then return 0 end\n"
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "redis.call('ZREMRANGEBYSCORE', key, '-inf', tostring(now - window))\n"
-    "local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')\n"
-    "if #last == 0 then\n"
-    "  redis.call('DEL', key)\n"
-    "else\n"
-    "  redis.call('PEXPIRE', key, tostring(tonumber(last[2]) + window - now))\n"
-    "end\n"
-    "return 1\n");
-
-
-static const char  *ngx_http_tfa_resend_redis_effects[] = {
-    "resends are refused with 503",
-    "this server's own window decides",
-    "resends are let through, unlimited"
 };
 
 
@@ -532,7 +444,7 @@ ngx_http_tfa_resend_redis_reply(void *data, redisReply *reply)
         /* the script is gone from Redis (SCRIPT FLUSH, a failover) */
 
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                       "tfa_resend redis: %V lost the script, EVAL",
+                       "tfa_resend: redis %V lost the script, EVAL",
                        &rd->addr);
 
         b->eval = 1;
@@ -708,49 +620,6 @@ ngx_http_tfa_resend_redis_parse(ngx_http_tfa_resend_redis_t *rd,
 }
 
 
-/*
- * Takes back one admission, member "time-nonce", by the refund script;
- * nothing waits for the answer
- */
-
-static void
-ngx_http_tfa_resend_redis_take_back(ngx_http_tfa_resend_redis_t *rd,
-    u_char *key, size_t len, uint64_t stamp, uint64_t nonce)
-{
-    u_char       member[NGX_INT64_LEN + 1 + 16];
-    u_char       window[NGX_INT64_LEN];
-    size_t       argvlen[6];
-    const char  *argv[6];
-
-    if (rd->conn.link == NULL) {
-        return;
-    }
-
-    argv[0] = "EVAL";
-    argvlen[0] = sizeof("EVAL") - 1;
-    argv[1] = (const char *) ngx_http_tfa_resend_redis_refund_script.data;
-    argvlen[1] = ngx_http_tfa_resend_redis_refund_script.len;
-    argv[2] = "1";
-    argvlen[2] = 1;
-    argv[3] = (const char *) key;
-    argvlen[3] = len;
-    argv[4] = (const char *) member;
-    argvlen[4] = ngx_sprintf(member, "%uL-%016xL", stamp, nonce) - member;
-    argv[5] = (const char *) window;
-    argvlen[5] = ngx_sprintf(window, "%M", rd->store->window) - window;
-
-    if (ngx_http_tfa_resend_redis_command_argv(rd, 6, argv, argvlen, NULL,
-                                               NULL)
-        != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
-                      "tfa_resend_limit_zone \"%V\": could not take back an "
-                      "admission of \"%*s\" from redis at %V",
-                      &rd->store->name, len, key, &rd->addr);
-    }
-}
-
-
 /* no answer within redis_timeout: on_store_error decides */
 
 static void
@@ -830,102 +699,6 @@ ngx_http_tfa_resend_redis_free_rec(ngx_http_tfa_resend_redis_rec_t *rec)
     }
 
     ngx_free(rec);
-}
-
-
-/*
- * Redis cannot decide (conn->why says why, reason counts it):
- * on_store_error does, and the zone's decision is counted as such
- */
-
-static ngx_int_t
-ngx_http_tfa_resend_redis_fallback(ngx_http_tfa_resend_redis_t *rd,
-    ngx_http_tfa_resend_store_op_t *op,
-    ngx_http_tfa_resend_metrics_reason_e reason)
-{
-    ngx_int_t  rc;
-
-    static ngx_http_tfa_resend_metrics_decision_e  decisions[] = {
-        NGX_HTTP_TFA_RESEND_METRICS_STORE_ERROR_REJECTED,  /* reject */
-        NGX_HTTP_TFA_RESEND_METRICS_STORE_ERROR_LOCAL,     /* local */
-        NGX_HTTP_TFA_RESEND_METRICS_STORE_ERROR_ALLOWED    /* allow */
-    };
-
-    (void) ngx_atomic_fetch_add(&rd->sh->failed, 1);
-
-    ngx_http_tfa_resend_metrics_store_error(rd->store->metrics, reason);
-    ngx_http_tfa_resend_metrics_decision(rd->store->metrics,
-                                         decisions[rd->on_error]);
-    op->store_error = 1;
-
-    if (ngx_http_tfa_resend_redis_may_log(rd)) {
-        ngx_log_error(NGX_LOG_ERR, op->log, 0,
-                      "tfa_resend_limit_zone \"%V\": redis at %V %s; "
-                      "on_store_error=%V: %s (logged once a second at most)",
-                      &rd->store->name, &rd->addr, rd->conn.why,
-                      &ngx_http_tfa_resend_redis_modes[rd->on_error],
-                      ngx_http_tfa_resend_redis_effects[rd->on_error]);
-    }
-
-    op->stamp = 0;
-    op->serial = 0;
-    op->local = 0;
-
-    /* decided now, perhaps redis_timeout after the resend was asked */
-
-    op->now = ngx_current_msec;
-
-    switch (rd->on_error) {
-
-    case NGX_HTTP_TFA_RESEND_REDIS_REJECT:
-        op->remaining = 0;
-        op->retry_after = 0;
-        rc = NGX_ERROR;
-        break;
-
-    case NGX_HTTP_TFA_RESEND_REDIS_ALLOW:
-
-        /* counted nowhere; what is left as far as this server knows */
-
-        (void) ngx_http_tfa_resend_shm_store.inspect(&rd->local, op);
-
-        op->retry_after = 0;
-        rc = NGX_OK;
-        break;
-
-    default: /* NGX_HTTP_TFA_RESEND_REDIS_LOCAL */
-
-        rc = ngx_http_tfa_resend_shm_store.admit(&rd->local, op);
-
-        if (rc == NGX_OK) {
-            op->local = op->stamp;
-            op->stamp = 0;
-            op->serial = 0;
-        }
-
-        break;
-    }
-
-    op->rc = rc;
-
-    return rc;
-}
-
-
-/* why a connection is not there, or went: as the metrics count it */
-
-static ngx_http_tfa_resend_metrics_reason_e
-ngx_http_tfa_resend_redis_down(ngx_http_tfa_resend_redis_t *rd)
-{
-    if (rd->conn.refused) {
-        return NGX_HTTP_TFA_RESEND_METRICS_AUTH;
-    }
-
-    if (rd->conn.stalled) {
-        return NGX_HTTP_TFA_RESEND_METRICS_TIMEOUT;
-    }
-
-    return NGX_HTTP_TFA_RESEND_METRICS_CONNECT;
 }
 
 

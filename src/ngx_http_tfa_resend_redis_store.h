@@ -4,7 +4,7 @@
  *
  * The Redis store's operations: admit, refund and inspect on a zone's
  * sorted sets in Redis, the batching of admissions into script calls, and
- * what on_store_error makes of a failure.
+ * their answers.
  */
 
 
@@ -21,12 +21,6 @@
 
 extern const ngx_http_tfa_resend_store_type_t  ngx_http_tfa_resend_redis_store;
 
-
-/*
- * The Lua script that decides admissions on the Redis server: loaded by
- * the connection's handshake, called by its SHA-1
- */
-extern const ngx_str_t  ngx_http_tfa_resend_redis_script;
 
 /*
  * The worker exits, or the configuration this store belongs to is freed:

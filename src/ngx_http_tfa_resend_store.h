@@ -12,7 +12,7 @@
  * calls op->done once the answer is in.  The limiter treats both alike.
  *
  * Which store a zone has is its store= parameter: a row of the table of
- * store kinds (ngx_http_tfa_resend_store.c), each row a kind's name, its
+ * store kinds (ngx_http_tfa_resend_stores.c), each row a kind's name, its
  * own parameters, how to create one, and its exit hook.
  */
 

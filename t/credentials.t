@@ -29,7 +29,7 @@ our $pin = '9C817C6F8AF3D48F9FE553282AFA2B67';
 # Debian's nginx has --with-debug; one built without it (as by default, or
 # util/matrix.sh) writes no debug line at all
 our $nginx_debug = `$Test::Nginx::Util::NginxBinary -V 2>&1` =~ /--with-debug/;
-our $redacted = 'tfa resend: upstream Authorization set from '
+our $redacted = 'tfa_resend: upstream Authorization set from '
                 . 'tfa_resend_credentials (value redacted)';
 
 sub b64 { encode_base64(shift, '') }

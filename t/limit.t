@@ -15,7 +15,7 @@
 use Test::Nginx::Socket 'no_plan';
 use FindBin;
 use lib $FindBin::Bin;
-use TfaResend;
+use TfaResend qw(:DEFAULT reload_nginx edit_conf);
 use IO::Socket::INET;
 use Time::HiRes ();
 
@@ -84,74 +84,6 @@ sub fill {
     }
 
     die "fill: $max pinIds and no 503";
-}
-
-sub nginx_workers {
-    my $master = shift;
-    my @w;
-
-    for my $stat (glob '/proc/[0-9]*/stat') {
-        open my $fh, '<', $stat or next;
-        my $l = <$fh> // '';
-        close $fh;
-        push @w, $1 if $l =~ /^(\d+) \(.*\) (\S) (\d+) / && $3 == $master
-                       && $2 ne 'Z';
-    }
-
-    return @w;
-}
-
-# `nginx -s reload`, then wait until the new workers serve (or, with
-# $fails, until the reload has been refused with an [emerg])
-sub reload_nginx {
-    my $fails = shift;
-
-    my $log = server_root() . '/logs/error.log';
-    my $pos = -s $log;
-
-    open my $fh, '<', server_root() . '/logs/nginx.pid' or die "pid: $!";
-    my $master = <$fh>;
-    close $fh;
-    chomp $master;
-
-    my %old = map { $_ => 1 } nginx_workers($master);
-
-    kill 'HUP', $master or die "HUP $master: $!";
-
-    for (1 .. 200) {
-        Time::HiRes::sleep(0.05);
-
-        if ($fails) {
-            open my $in, '<', $log or die "error.log: $!";
-            seek $in, $pos, 0;
-            local $/;
-            my $new = <$in> // '';
-            close $in;
-            return if $new =~ /\[emerg\]/;
-
-        } else {
-            my @w = nginx_workers($master);
-            return if @w == 2 && !grep { $old{$_} } @w;
-        }
-    }
-
-    die "reload: no " . ($fails ? '[emerg]' : 'new workers') . " in 10s";
-}
-
-sub edit_conf {
-    my ($from, $to) = @_;
-    my $conf = server_root() . '/conf/nginx.conf';
-
-    open my $in, '<', $conf or die "$conf: $!";
-    local $/;
-    my $text = <$in>;
-    close $in;
-
-    $text =~ s/\Q$from\E/$to/g or die "edit_conf: no \"$from\"";
-
-    open my $out, '>', $conf or die "$conf: $!";
-    print $out $text;
-    close $out;
 }
 
 

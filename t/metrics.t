@@ -1,7 +1,8 @@
 # The Prometheus page (tfa_resend_metrics): the text exposition format
-# 0.0.4 with every family of the README's table, every fixed label value
-# printed from zero, zone labels from the configured zones only; GET and
-# HEAD, 405 for the rest; the counters' shared memory kept across reloads.
+# 0.0.4 with every family of docs/metrics.md's table, every fixed label
+# value printed from zero, zone labels from the configured zones only; GET
+# and HEAD, 405 for the rest; the counters' shared memory kept across
+# reloads.
 # The page is read back by two real parsers: Debian's python3-prometheus-
 # client (t/prom_check.py) and promtool (Debian's prometheus package).
 #
