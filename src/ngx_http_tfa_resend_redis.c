@@ -23,6 +23,7 @@
 #include "ngx_http_tfa_resend_redis.h"
 #include "ngx_http_tfa_resend_redis_conn.h"
 #include "ngx_http_tfa_resend_redis_store.h"
+#include "ngx_http_tfa_resend_redis_cluster_conf.h"
 
 
 #define NGX_HTTP_TFA_RESEND_REDIS_PASSWORD_MAX  512
@@ -217,6 +218,12 @@ ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
+    if (rd->cluster
+        && ngx_http_tfa_resend_redis_cluster_setup(cf, rd) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     /* the local window, in the zone's shared memory */
 
     rd->local.shm_zone = store->shm_zone;
@@ -364,6 +371,16 @@ ngx_http_tfa_resend_redis_parse_url(ngx_conf_t *cf,
         rd->tls = (value->data[sizeof("store=redis") - 1] == 's');
         return ngx_http_tfa_resend_redis_parse_sentinels(cf, rd, value,
                                                          &u.url);
+    }
+
+    if (ngx_http_tfa_resend_conf_param(value, "store=redis-cluster://",
+                                       &u.url)
+        || ngx_http_tfa_resend_conf_param(value, "store=rediss-cluster://",
+                                          &u.url))
+    {
+        rd->tls = (value->data[sizeof("store=redis") - 1] == 's');
+        return ngx_http_tfa_resend_redis_cluster_create(cf, rd, value,
+                                                        &u.url);
     }
 
     rd->tls = ngx_http_tfa_resend_conf_param(value, "store=rediss://", NULL);
@@ -734,7 +751,7 @@ ngx_http_tfa_resend_redis_ssl(ngx_conf_t *cf, ngx_http_tfa_resend_redis_t *rd,
 
     rd->ssl_name = rd->host;
 
-    if (rd->master_name.len) {
+    if (rd->master_name.len || rd->cluster) {
         /* by default the name of each node it connects to */
         ngx_str_null(&rd->ssl_name);
     }

@@ -22,6 +22,7 @@
 
 #include "ngx_http_tfa_resend_store.h"
 #include "ngx_http_tfa_resend_redis_link.h"
+#include "ngx_http_tfa_resend_redis_cluster.h"
 
 
 #define NGX_HTTP_TFA_RESEND_REDIS_REJECT        0
@@ -108,6 +109,8 @@ typedef struct {
     ngx_str_t                           master_name;
     ngx_str_t                           sentinel_password;
 
+    ngx_http_tfa_resend_redis_cluster_t *cluster;  /* NULL: no cluster */
+
     unsigned                            tls:1;     /* rediss:// */
     unsigned                            ssl_verify:1;
 #if (NGX_SSL)
@@ -118,6 +121,7 @@ typedef struct {
     ngx_msec_t                          timeout;
     ngx_uint_t                          on_error;
     ngx_str_t                           prefix;    /* "tfa:ZONE:" */
+    ngx_str_t                           suffix;    /* "}" in a cluster */
     ngx_str_t                           script;    /* the Lua script */
     u_char                              sha[40];
     ngx_str_t                           argv;      /* N and the window,
