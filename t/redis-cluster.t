@@ -3,8 +3,10 @@
 # spread over the masters; exactly N admissions per pinId for many
 # concurrent resends of many pinIds on two gateways; a slot moved by hand
 # under traffic (MIGRATING/IMPORTING, ASK, MIGRATE, MOVED) keeps its
-# counts; a master failover (CLUSTER FAILOVER on its replica, then a master
-# stopped) is followed, on_store_error deciding during the gap.
+# counts; redis-cli --cluster reshard moves 1000 slots while resends of
+# their pinIds go on; a master failover (CLUSTER FAILOVER on its replica,
+# then a master stopped) is followed, on_store_error deciding during the
+# gap.
 #
 # Three masters and a replica each (Debian's redis-server, cluster mode,
 # made by redis-cli --cluster create) are started by this file on free
@@ -22,6 +24,7 @@ use lib $FindBin::Bin;
 use TfaResend;
 use File::Temp qw(tempdir);
 use Time::HiRes ();
+use POSIX ();
 
 master_on();
 workers(2);
@@ -374,6 +377,61 @@ POST /2fa/2/pin/81000000000000000000000000000004/resend/voice
 --- error_code: 429
 --- error_log eval
 qr/\[error\] .*tfa_resend_limit_zone "cl": redis at cluster [^;]+ node 127\.0\.0\.1:\d+ [^;]+; on_store_error=reject: resends are refused with 503/
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 5: redis-cli --cluster reshard under traffic: 1000 slots holding live pinIds move; every admission counted once, none past N
+--- init
+# the master stopped in TEST 4 back, as a replica: redis-cli wants every
+# node reachable
+::node_start($::Replicas[0]);
+for my $i (1 .. 300) {
+    my $ok = grep {
+        (eval { ::redis($_, 'CLUSTER', 'INFO') } // '') =~ /cluster_state:ok/
+    } @::Masters, @::Replicas;
+    last if $ok == 6;
+    Time::HiRes::sleep(0.1);
+}
+my ($from, $to) = @::Masters[1, 2];
+# the slots that move: the first 1000 of $from's, as redis-cli takes them
+my @slots;
+for my $range (sort { $a->[0] <=> $b->[0] } @{ ::redis($from, 'CLUSTER', 'SLOTS') }) {
+    push @slots, $range->[0] .. $range->[1] if $range->[2][1] == $from;
+}
+my %moves = map { $_ => 1 } @slots[0 .. 999];
+# pinIds in the slots that move, and others
+my @moving = grep { $moves{::slot_of($_)} } map { ::pin(86, $_) } 1 .. 3000;
+Test::More::cmp_ok(scalar @moving, '>=', 60, 'TEST 5: 60 pinIds in the slots that move');
+@moving = @moving[0 .. 59];
+my @other = map { ::pin(87, $_) } 1 .. 20;
+my $pid = fork // die "fork: $!";
+if ($pid == 0) {
+    exec "redis-cli --cluster reshard 127.0.0.1:$from --cluster-from $::Id{$from} --cluster-to $::Id{$to} --cluster-slots 1000 --cluster-yes > $::Dir/reshard.log 2>&1";
+    POSIX::_exit(127);
+}
+my ($rounds, %seen) = (0);
+my @all = (@moving, @other);
+while (waitpid($pid, POSIX::WNOHANG()) == 0) {
+    my $p = $all[$rounds++ % @all];
+    my $s = ::burst([1981, 1982], "/2fa/2/pin/$p/resend/voice", 2);
+    $seen{$_->[0]} += $_->[1] for map { [ /^(\w+) x(\d+)$/ ] } split /, /, $s;
+}
+Test::More::is($?, 0, "TEST 5: redis-cli --cluster reshard moved 1000 slots ($rounds rounds of resends meanwhile)");
+my $seen = join ', ', map { "$_ x$seen{$_}" } sort keys %seen;
+Test::More::ok($rounds >= 20, "TEST 5: resends went on during the reshard: $rounds rounds ($seen)");
+Test::More::is(scalar(grep { ::owner(::slot_of($_), $from) == $to } @moving), scalar @moving,
+               'TEST 5: the moving pinIds are on the other master now');
+my @wrong = grep { my $c = ::mock_count($_); $c > 3 || ::count_of($_, $c) != $c } @all;
+Test::More::is("@wrong", '', 'TEST 5: during the reshard, each pinId counted once per resend let through, none past 3');
+::burst([1981, 1982], [ map { "/2fa/2/pin/$_/resend/voice" } @all ], 4 * @all);
+@wrong = grep { ::mock_count($_) != 3 || ::count_of($_, 3) != 3 } @all;
+Test::More::is("@wrong", '', 'TEST 5: then exactly 3 of each, in the mock and in the cluster');
+--- request
+POST /2fa/2/pin/81000000000000000000000000000005/resend/voice
+--- error_code: 429
 --- no_error_log
 [alert]
 [crit]
