@@ -21,8 +21,10 @@
  *   ASK          the slot is moving: ASKING then the command to the named
  *                node, the map unchanged
  *   TRYAGAIN,    sent again 25 ms later (redis_timeout / 4 if shorter)
- *   CLUSTERDOWN  until redis_timeout has passed since it was first sent;
- *                then the error is the answer, and on_store_error decides
+ *   CLUSTERDOWN  until redis_timeout has nearly passed since it was first
+ *                sent; then the error is the answer, and on_store_error
+ *                decides (a slot no master serves in the map is waited
+ *                for the same way)
  *
  * A node answers MOVED, ASK, TRYAGAIN and CLUSTERDOWN without running the
  * command, so following them never runs a script twice: no resend is
@@ -80,6 +82,8 @@ static void ngx_http_tfa_resend_redis_cluster_reply(void *data,
     redisReply *reply);
 static ngx_int_t ngx_http_tfa_resend_redis_cluster_redirect(
     ngx_http_tfa_resend_redis_cluster_cmd_t *cc, redisReply *reply);
+static ngx_int_t ngx_http_tfa_resend_redis_cluster_later(
+    ngx_http_tfa_resend_redis_cluster_cmd_t *cc);
 static void ngx_http_tfa_resend_redis_cluster_retry(ngx_event_t *ev);
 static void ngx_http_tfa_resend_redis_cluster_answer(
     ngx_http_tfa_resend_redis_cluster_cmd_t *cc, redisReply *reply);
@@ -475,7 +479,14 @@ ngx_http_tfa_resend_redis_cluster_command(
     cc->handler = handler;
     cc->data = data;
     cc->slot = ngx_http_tfa_resend_redis_cluster_slot(key, key_len);
-    cc->deadline = ngx_current_msec + cl->timeout;
+    /*
+     * given up on a little before the store's own redis_timeout, so that
+     * the error line tells the cluster's answer rather than the timeout
+     */
+
+    cc->deadline = ngx_current_msec + cl->timeout
+                   - ngx_min(cl->timeout / 2,
+                             2 * NGX_HTTP_TFA_RESEND_REDIS_CLUSTER_RETRY);
     cc->len = len;
     ngx_memcpy(cc->cmd, cmd, len);
 
@@ -546,9 +557,12 @@ ngx_http_tfa_resend_redis_cluster_route(
                 && ngx_current_msec - cl->map_time
                    < NGX_HTTP_TFA_RESEND_REDIS_CLUSTER_SOON)
             {
+                /* as CLUSTERDOWN: the map may name one within the time */
+
                 ngx_sprintf(cl->why, "has no master for slot %ui%Z",
                             cc->slot);
-                return NGX_ERROR;
+
+                return ngx_http_tfa_resend_redis_cluster_later(cc);
             }
 
             if (!cl->asking
@@ -636,7 +650,6 @@ ngx_http_tfa_resend_redis_cluster_redirect(
     u_char                               *p, *last, *colon;
     ngx_int_t                             i, port;
     ngx_uint_t                            moved;
-    ngx_msec_t                            delay;
     ngx_http_tfa_resend_redis_cluster_t  *cl;
 
     cl = cc->cl;
@@ -659,25 +672,14 @@ ngx_http_tfa_resend_redis_cluster_redirect(
             cl->stale = 1;
         }
 
-        if ((ngx_msec_int_t) (cc->deadline - ngx_current_msec) <= 0) {
+        if (ngx_http_tfa_resend_redis_cluster_later(cc) != NGX_OK) {
             return NGX_DECLINED;
         }
-
-        delay = ngx_min(NGX_HTTP_TFA_RESEND_REDIS_CLUSTER_RETRY,
-                        ngx_max(cl->timeout / 4, 1));
 
         ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                        "tfa_resend redis cluster: node %V: \"%*s\", again",
                        &cl->nodes[cc->node].name,
                        (size_t) ngx_min(reply->len, 64), reply->str);
-
-        cc->timer.handler = ngx_http_tfa_resend_redis_cluster_retry;
-        cc->timer.data = cc;
-        cc->timer.log = ngx_cycle->log;
-        cc->timer.cancelable = 1;
-
-        ngx_queue_insert_tail(&cl->retrying, &cc->queue);
-        ngx_add_timer(&cc->timer, delay);
 
         return NGX_OK;
 
@@ -744,6 +746,40 @@ ngx_http_tfa_resend_redis_cluster_redirect(
     if (ngx_http_tfa_resend_redis_cluster_route(cc) != NGX_OK) {
         ngx_http_tfa_resend_redis_cluster_answer(cc, NULL);
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * TRYAGAIN, CLUSTERDOWN, no master known for the slot: sent again 25 ms
+ * later (NGX_OK), unless redis_timeout has passed since it was first sent
+ * (NGX_ERROR)
+ */
+
+static ngx_int_t
+ngx_http_tfa_resend_redis_cluster_later(
+    ngx_http_tfa_resend_redis_cluster_cmd_t *cc)
+{
+    ngx_msec_t                            delay;
+    ngx_http_tfa_resend_redis_cluster_t  *cl;
+
+    cl = cc->cl;
+
+    if ((ngx_msec_int_t) (cc->deadline - ngx_current_msec) <= 0) {
+        return NGX_ERROR;
+    }
+
+    delay = ngx_min(NGX_HTTP_TFA_RESEND_REDIS_CLUSTER_RETRY,
+                    ngx_max(cl->timeout / 4, 1));
+
+    cc->timer.handler = ngx_http_tfa_resend_redis_cluster_retry;
+    cc->timer.data = cc;
+    cc->timer.log = ngx_cycle->log;
+    cc->timer.cancelable = 1;
+
+    ngx_queue_insert_tail(&cl->retrying, &cc->queue);
+    ngx_add_timer(&cc->timer, delay);
 
     return NGX_OK;
 }

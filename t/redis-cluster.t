@@ -435,3 +435,40 @@ POST /2fa/2/pin/81000000000000000000000000000005/resend/voice
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 6: CLUSTERDOWN (a slot no master serves): the resend is sent again within redis_timeout and admitted once the slot is served; past redis_timeout on_store_error decides, logged
+--- init
+::redis($_, 'CONFIG', 'SET', 'cluster-require-full-coverage', 'no') for @::Masters, @::Replicas;
+my $p = ::pin(88, 1);
+my $slot = ::slot_of($p);
+my $owner = ::owner($slot);
+my $unserve = sub { ::redis($_, 'CLUSTER', 'DELSLOTS', $slot) for @::Masters, @::Replicas };
+$unserve->();
+Test::More::like(::redis($owner, 'EVAL', 'return 1', 1, "tfa:cl:{$p}"), qr/^ERR CLUSTERDOWN/,
+                 'TEST 6: the slot is not served: CLUSTERDOWN');
+my $pid = fork // die "fork: $!";
+if ($pid == 0) {
+    Time::HiRes::sleep(0.4);
+    ::redis($owner, 'CLUSTER', 'ADDSLOTS', $slot);
+    POSIX::_exit(0);
+}
+my ($s, $secs) = ::resend(1981, "/2fa/2/pin/$p/resend/voice");
+waitpid $pid, 0;
+Test::More::is($s, 200, sprintf 'TEST 6: admitted once the slot is served again, %.2fs later', $secs);
+Test::More::ok($secs >= 0.3 && $secs < 1, 'TEST 6: ... within redis_timeout (1s)');
+Test::More::is(::count_of($p, 1), 1, 'TEST 6: ... counted once');
+Time::HiRes::sleep(1.1);    # the error line, once a second at most
+$unserve->();
+($s, $secs) = ::resend(1981, "/2fa/2/pin/$p/resend/voice");
+Test::More::is($s, 503, sprintf 'TEST 6: not served for longer than redis_timeout: 503 after %.2fs (on_store_error=reject)', $secs);
+::redis($owner, 'CLUSTER', 'ADDSLOTS', $slot);
+--- request
+POST /2fa/2/pin/88000000000000000000000000000002/resend/voice
+--- error_code: 200
+--- error_log eval
+qr/\[error\] .*tfa_resend_limit_zone "cl": redis at cluster [^;]+ (answered "CLUSTERDOWN[^"]*"|has no master for slot \d+); on_store_error=reject: resends are refused with 503/
+--- no_error_log
+[alert]
+[crit]
