@@ -458,13 +458,19 @@ my $p = ::pin(88, 1);
 my $slot = ::slot_of($p);
 my $owner = ::owner($slot);
 my $unserve = sub { ::redis($_, 'CLUSTER', 'DELSLOTS', $slot) for @::Masters, @::Replicas };
+# served again by its master, and every node told at once (not by gossip)
+my $serve = sub {
+    ::redis($owner, 'CLUSTER', 'ADDSLOTS', $slot);
+    ::redis($_, 'CLUSTER', 'SETSLOT', $slot, 'NODE', $::Id{$owner})
+        for grep { $_ != $owner } @::Masters, @::Replicas;
+};
 $unserve->();
 Test::More::like(::redis($owner, 'EVAL', 'return 1', 1, "tfa:cl:{$p}"), qr/^ERR CLUSTERDOWN/,
                  'TEST 6: the slot is not served: CLUSTERDOWN');
 my $pid = fork // die "fork: $!";
 if ($pid == 0) {
     Time::HiRes::sleep(0.4);
-    ::redis($owner, 'CLUSTER', 'ADDSLOTS', $slot);
+    $serve->();
     POSIX::_exit(0);
 }
 my ($s, $secs) = ::resend(1981, "/2fa/2/pin/$p/resend/voice");
@@ -476,7 +482,7 @@ Time::HiRes::sleep(1.1);    # the error line, once a second at most
 $unserve->();
 ($s, $secs) = ::resend(1981, "/2fa/2/pin/$p/resend/voice");
 Test::More::is($s, 503, sprintf 'TEST 6: not served for longer than redis_timeout: 503 after %.2fs (on_store_error=reject)', $secs);
-::redis($owner, 'CLUSTER', 'ADDSLOTS', $slot);
+$serve->();
 --- request
 POST /2fa/2/pin/88000000000000000000000000000002/resend/voice
 --- error_code: 200
