@@ -37,7 +37,7 @@ TFA_VALGRIND_TIMEOUT ?= 20
 TFA_VALGRIND_HUP_TESTS ?= $(filter t/limit.t t/metrics.t t/redis-basics.t \
                                     t/redis-failures.t t/redis-auth.t \
                                     t/redis-acl.t t/redis-tls.t \
-                                    t/redis-sentinel.t,\
+                                    t/redis-sentinel.t t/redis-cluster.t,\
                                     $(TFA_HARDENING_TESTS))
 TFA_VALGRIND_TESTS ?= $(filter-out $(TFA_VALGRIND_HUP_TESTS),\
                                    $(TFA_HARDENING_TESTS))

@@ -27,6 +27,7 @@
 #include "ngx_http_tfa_resend_redis_sentinel.h"
 #include "ngx_http_tfa_resend_redis_ssl.h"
 #include "ngx_http_tfa_resend_redis_store.h"
+#include "ngx_http_tfa_resend_redis_cluster_conf.h"
 
 
 #define NGX_HTTP_TFA_RESEND_REDIS_PASSWORD_MAX  512
@@ -216,6 +217,12 @@ ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
+    if (rd->cluster
+        && ngx_http_tfa_resend_redis_cluster_setup(cf, rd) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     /* the local window, in the zone's shared memory */
 
     rd->local.shm_zone = store->shm_zone;
@@ -312,6 +319,16 @@ ngx_http_tfa_resend_redis_parse_url(ngx_conf_t *cf,
         rd->tls = (value->data[sizeof("store=redis") - 1] == 's');
         return ngx_http_tfa_resend_redis_parse_sentinels(cf, rd, value,
                                                          &u.url);
+    }
+
+    if (ngx_http_tfa_resend_conf_param(value, "store=redis-cluster://",
+                                       &u.url)
+        || ngx_http_tfa_resend_conf_param(value, "store=rediss-cluster://",
+                                          &u.url))
+    {
+        rd->tls = (value->data[sizeof("store=redis") - 1] == 's');
+        return ngx_http_tfa_resend_redis_cluster_create(cf, rd, value,
+                                                        &u.url);
     }
 
     rd->tls = ngx_http_tfa_resend_conf_param(value, "store=rediss://", NULL);

@@ -22,6 +22,7 @@
 
 #include "ngx_http_tfa_resend_store.h"
 #include "ngx_http_tfa_resend_redis_link.h"
+#include "ngx_http_tfa_resend_redis_cluster.h"
 
 
 #define NGX_HTTP_TFA_RESEND_REDIS_REJECT        0
@@ -119,6 +120,8 @@ struct ngx_http_tfa_resend_redis_s {
     ngx_str_t                           sentinel_password;
     ngx_http_tfa_resend_redis_find_pt   find_master;
 
+    ngx_http_tfa_resend_redis_cluster_t *cluster;  /* NULL: no cluster */
+
     unsigned                            tls:1;     /* rediss:// */
     unsigned                            ssl_verify:1;
 #if (NGX_SSL)
@@ -129,6 +132,7 @@ struct ngx_http_tfa_resend_redis_s {
     ngx_msec_t                          timeout;
     ngx_uint_t                          on_error;
     ngx_str_t                           prefix;    /* "tfa:ZONE:" */
+    ngx_str_t                           suffix;    /* "}" in a cluster */
     ngx_str_t                           script;    /* the Lua script */
     u_char                              sha[40];
     ngx_str_t                           argv;      /* N and the window,

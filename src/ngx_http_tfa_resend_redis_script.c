@@ -13,6 +13,7 @@
 #include <ngx_sha1.h>
 
 #include "ngx_http_tfa_resend_redis_conn.h"
+#include "ngx_http_tfa_resend_redis_cluster.h"
 #include "ngx_http_tfa_resend_redis_script.h"
 
 
@@ -107,7 +108,7 @@ ngx_http_tfa_resend_redis_take_back(ngx_http_tfa_resend_redis_t *rd,
     size_t       argvlen[6];
     const char  *argv[6];
 
-    if (rd->conn.link == NULL) {
+    if (rd->conn.link == NULL && rd->cluster == NULL) {
         return;
     }
 
@@ -124,8 +125,11 @@ ngx_http_tfa_resend_redis_take_back(ngx_http_tfa_resend_redis_t *rd,
     argv[5] = (const char *) window;
     argvlen[5] = ngx_sprintf(window, "%M", rd->store->window) - window;
 
-    if (ngx_http_tfa_resend_redis_command_argv(rd, 6, argv, argvlen, NULL,
-                                               NULL)
+    if ((rd->cluster
+         ? ngx_http_tfa_resend_redis_cluster_command_argv(rd->cluster, 6, argv,
+                                                          argvlen, NULL, NULL)
+         : ngx_http_tfa_resend_redis_command_argv(rd, 6, argv, argvlen, NULL,
+                                                  NULL))
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,

@@ -77,7 +77,7 @@ ngx_http_tfa_resend_redis_ssl(ngx_conf_t *cf, ngx_http_tfa_resend_redis_t *rd,
 
     rd->ssl_name = rd->host;
 
-    if (rd->master_name.len) {
+    if (rd->master_name.len || rd->cluster) {
         /* by default the name of each node it connects to */
         ngx_str_null(&rd->ssl_name);
     }

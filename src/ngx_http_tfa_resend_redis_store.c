@@ -88,6 +88,8 @@ static ngx_int_t ngx_http_tfa_resend_redis_inspect(
     ngx_http_tfa_resend_store_t *store, ngx_http_tfa_resend_store_op_t *op);
 
 static void ngx_http_tfa_resend_redis_flush(ngx_event_t *ev);
+static void ngx_http_tfa_resend_redis_one_slot(ngx_http_tfa_resend_redis_t *rd,
+    ngx_http_tfa_resend_redis_batch_t *b);
 static ngx_int_t ngx_http_tfa_resend_redis_send(
     ngx_http_tfa_resend_redis_t *rd, ngx_http_tfa_resend_redis_batch_t *b);
 static void ngx_http_tfa_resend_redis_reply(void *data, redisReply *reply);
@@ -130,12 +132,27 @@ ngx_http_tfa_resend_redis_admit(ngx_http_tfa_resend_store_t *store,
     op->retry_after = 0;
     op->store_error = 0;
 
-    if (ngx_http_tfa_resend_redis_ready(rd) != NGX_OK) {
+    if (rd->cluster && conn->pid != ngx_pid) {
+
+        /*
+         * The members' nonces, seeded per worker as the connection of one
+         * Redis seeds them when it connects: a cluster has no such moment
+         */
+
+        conn->pid = ngx_pid;
+        conn->nonce = (uint64_t) ((ngx_random() & 0x7fffffff) | 0x40000000)
+                      << 32;
+    }
+
+    if ((rd->cluster ? ngx_http_tfa_resend_redis_cluster_ready(rd->cluster)
+                     : ngx_http_tfa_resend_redis_ready(rd))
+        != NGX_OK)
+    {
         return ngx_http_tfa_resend_redis_fallback(rd, op,
                                           ngx_http_tfa_resend_redis_down(rd));
     }
 
-    len = rd->prefix.len + op->key.len;
+    len = rd->prefix.len + op->key.len + rd->suffix.len;
 
     rec = ngx_alloc(offsetof(ngx_http_tfa_resend_redis_rec_t, key) + len,
                     op->log);
@@ -146,7 +163,8 @@ ngx_http_tfa_resend_redis_admit(ngx_http_tfa_resend_store_t *store,
     ngx_memzero(rec, offsetof(ngx_http_tfa_resend_redis_rec_t, key));
 
     p = ngx_cpymem(rec->key, rd->prefix.data, rd->prefix.len);
-    ngx_memcpy(p, op->key.data, op->key.len);
+    p = ngx_cpymem(p, op->key.data, op->key.len);
+    ngx_memcpy(p, rd->suffix.data, rd->suffix.len);
 
     rec->key_len = len;
     rec->rd = rd;
@@ -223,7 +241,7 @@ ngx_http_tfa_resend_redis_refund(ngx_http_tfa_resend_store_t *store,
         return NGX_OK;
     }
 
-    if (rd->conn.link == NULL) {
+    if (rd->conn.link == NULL && rd->cluster == NULL) {
         ngx_log_error(NGX_LOG_INFO, op->log, 0,
                       "tfa_resend_limit_zone \"%V\": redis at %V is not "
                       "connected: the refund of pinId \"%V\" is dropped, "
@@ -234,7 +252,7 @@ ngx_http_tfa_resend_redis_refund(ngx_http_tfa_resend_store_t *store,
         return NGX_ERROR;
     }
 
-    len = rd->prefix.len + op->key.len;
+    len = rd->prefix.len + op->key.len + rd->suffix.len;
 
     key = ngx_alloc(len, op->log);
     if (key == NULL) {
@@ -243,7 +261,8 @@ ngx_http_tfa_resend_redis_refund(ngx_http_tfa_resend_store_t *store,
     }
 
     p = ngx_cpymem(key, rd->prefix.data, rd->prefix.len);
-    ngx_memcpy(p, op->key.data, op->key.len);
+    p = ngx_cpymem(p, op->key.data, op->key.len);
+    ngx_memcpy(p, rd->suffix.data, rd->suffix.len);
 
     ngx_http_tfa_resend_redis_take_back(rd, key, len, op->stamp, op->serial);
 
@@ -307,13 +326,18 @@ ngx_http_tfa_resend_redis_flush(ngx_event_t *ev)
         b->n = 0;
         b->eval = 0;
 
-        while (b->n < NGX_HTTP_TFA_RESEND_REDIS_BATCH
-               && !ngx_queue_empty(&conn->waiting))
-        {
-            q = ngx_queue_head(&conn->waiting);
-            ngx_queue_remove(q);
-            b->rec[b->n++] = ngx_queue_data(q, ngx_http_tfa_resend_redis_rec_t,
-                                            queue);
+        if (rd->cluster) {
+            ngx_http_tfa_resend_redis_one_slot(rd, b);
+
+        } else {
+            while (b->n < NGX_HTTP_TFA_RESEND_REDIS_BATCH
+                   && !ngx_queue_empty(&conn->waiting))
+            {
+                q = ngx_queue_head(&conn->waiting);
+                ngx_queue_remove(q);
+                b->rec[b->n++] = ngx_queue_data(q,
+                                     ngx_http_tfa_resend_redis_rec_t, queue);
+            }
         }
 
         if (ngx_http_tfa_resend_redis_send(rd, b) != NGX_OK) {
@@ -328,6 +352,43 @@ ngx_http_tfa_resend_redis_flush(ngx_event_t *ev)
 
             ngx_free(b);
         }
+    }
+}
+
+
+/*
+ * In a cluster a script call holds the keys of one slot: the first
+ * admission waiting, and those of the same slot after it (most often the
+ * same pinId), up to BATCH
+ */
+
+static void
+ngx_http_tfa_resend_redis_one_slot(ngx_http_tfa_resend_redis_t *rd,
+    ngx_http_tfa_resend_redis_batch_t *b)
+{
+    ngx_uint_t                        slot;
+    ngx_queue_t                      *q, *next;
+    ngx_http_tfa_resend_redis_rec_t  *rec;
+
+    q = ngx_queue_head(&rd->conn.waiting);
+    rec = ngx_queue_data(q, ngx_http_tfa_resend_redis_rec_t, queue);
+    slot = ngx_http_tfa_resend_redis_cluster_slot(rec->key, rec->key_len);
+
+    while (q != ngx_queue_sentinel(&rd->conn.waiting)
+           && b->n < NGX_HTTP_TFA_RESEND_REDIS_BATCH)
+    {
+        next = ngx_queue_next(q);
+        rec = ngx_queue_data(q, ngx_http_tfa_resend_redis_rec_t, queue);
+
+        if (b->n == 0
+            || ngx_http_tfa_resend_redis_cluster_slot(rec->key, rec->key_len)
+               == slot)
+        {
+            ngx_queue_remove(q);
+            b->rec[b->n++] = rec;
+        }
+
+        q = next;
     }
 }
 
@@ -349,7 +410,7 @@ ngx_http_tfa_resend_redis_send(ngx_http_tfa_resend_redis_t *rd,
     ngx_int_t    rc;
     ngx_uint_t   i, j;
 
-    if (rd->conn.link == NULL) {
+    if (rd->conn.link == NULL && rd->cluster == NULL) {
         return NGX_ERROR;
     }
 
@@ -408,8 +469,15 @@ ngx_http_tfa_resend_redis_send(ngx_http_tfa_resend_redis_t *rd,
         *p++ = LF;
     }
 
-    rc = ngx_http_tfa_resend_redis_command(rd, cmd, p - cmd,
-                                           ngx_http_tfa_resend_redis_reply, b);
+    if (rd->cluster) {
+        rc = ngx_http_tfa_resend_redis_cluster_command(rd->cluster, cmd,
+                 p - cmd, ngx_http_tfa_resend_redis_reply, b);
+
+    } else {
+        rc = ngx_http_tfa_resend_redis_command(rd, cmd, p - cmd,
+                                               ngx_http_tfa_resend_redis_reply,
+                                               b);
+    }
 
     ngx_free(cmd);
 
@@ -472,7 +540,13 @@ ngx_http_tfa_resend_redis_reply(void *data, redisReply *reply)
         && ngx_strncmp(reply->str, "READONLY", 8) == 0)
     {
         /* a replica now (a failover): the master is found again */
-        ngx_http_tfa_resend_redis_fail(rd);
+
+        if (rd->cluster) {
+            ngx_http_tfa_resend_redis_cluster_stale(rd->cluster);
+
+        } else {
+            ngx_http_tfa_resend_redis_fail(rd);
+        }
     }
 }
 
@@ -718,6 +792,10 @@ ngx_http_tfa_resend_redis_close(ngx_http_tfa_resend_redis_t *rd)
         ngx_queue_remove(q);
         ngx_http_tfa_resend_redis_free_rec(
             ngx_queue_data(q, ngx_http_tfa_resend_redis_rec_t, queue));
+    }
+
+    if (rd->cluster) {
+        ngx_http_tfa_resend_redis_cluster_close(rd->cluster);
     }
 
     if (rd->conn.link) {

@@ -46,6 +46,16 @@ static ngx_http_tfa_resend_store_kind_t  ngx_http_tfa_resend_store_kinds[] =
       ngx_http_tfa_resend_redis_params, ngx_http_tfa_resend_redis_create,
       ngx_http_tfa_resend_redis_exit_process },
 
+    { ngx_string("redis-cluster://"),
+      "store=redis-cluster://HOST:PORT[,HOST:PORT...]",
+      ngx_http_tfa_resend_redis_params, ngx_http_tfa_resend_redis_create,
+      ngx_http_tfa_resend_redis_exit_process },
+
+    { ngx_string("rediss-cluster://"),
+      "store=rediss-cluster://HOST:PORT[,HOST:PORT...]",
+      ngx_http_tfa_resend_redis_params, ngx_http_tfa_resend_redis_create,
+      ngx_http_tfa_resend_redis_exit_process },
+
     { ngx_null_string, NULL, NULL, NULL, NULL }
 };
 
