@@ -128,6 +128,9 @@ ngx_http_tfa_resend_redis_create(ngx_conf_t *cf,
 
     rd->store = store;
 
+    /* a key's hash tag closes only on a cluster; never a NULL to copy */
+    ngx_str_set(&rd->suffix, "");
+
     if (ngx_http_tfa_resend_redis_parse_url(cf, rd, url) != NGX_OK) {
         return NGX_ERROR;
     }
