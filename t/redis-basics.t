@@ -31,7 +31,6 @@ no_shuffle();
 
 
 our $Dir = tempdir(CLEANUP => 1);
-our ($Main, $Gateway2) = ($$);
 our $RedisPort = free_port();
 
 redis_start($RedisPort);
@@ -39,86 +38,12 @@ redis_start($RedisPort);
 our $GoodPass = secret_file($Dir, 'good.pass', "Good-Pass-7f3a\n");
 
 
-# ---- the second gateway: another nginx server with the same zone -------
-
-sub gateway2_start {
-    my $dir = "$Dir/gw2";
-    mkdir $dir;
-    mkdir "$dir/logs";
-    mkdir "$dir/conf";
-
-    my $conf = '';
-    for my $m (split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '') {
-        $conf .= "load_module $m;\n";
-    }
-
-    $conf .= <<"_EOC_";
-error_log $dir/logs/error.log info;
-pid $dir/logs/nginx.pid;
-worker_processes 2;
-events { worker_connections 256; }
-
-http {
-    access_log off;
-    client_body_temp_path $dir/cbt;
-    proxy_temp_path $dir/pt;
-    fastcgi_temp_path $dir/ft;
-    uwsgi_temp_path $dir/ut;
-    scgi_temp_path $dir/st;
-
-    tfa_resend_limit_zone zone=fleet:1m rate=3/1m redis_timeout=5s
-                          store=redis://127.0.0.1:$::RedisPort;
-
-    server {
-        listen 127.0.0.1:1982 reuseport;
-
-        location /2fa/ {
-            tfa_resend on;
-            tfa_resend_credentials basic "user:pass";
-            tfa_resend_limit zone=fleet;
-            proxy_pass http://127.0.0.1:1980;
-        }
-    }
-}
-_EOC_
-
-    open my $fh, '>', "$dir/conf/nginx.conf" or die "gw2 conf: $!";
-    print $fh $conf;
-    close $fh;
-
-    my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-    system($nginx, '-p', "$dir/", '-c', 'conf/nginx.conf') == 0
-        or die "the second gateway did not start";
-
-    for (1 .. 100) {
-        last if -s "$dir/logs/nginx.pid";
-        Time::HiRes::sleep(0.05);
-    }
-
-    open my $p, '<', "$dir/logs/nginx.pid" or die "gw2 pid: $!";
-    $Gateway2 = <$p>;
-    close $p;
-    chomp $Gateway2;
-}
-
-sub gateway2_stop {
-    return unless $Gateway2;
-    kill 'QUIT', $Gateway2;
-    for (1 .. 100) {
-        last unless kill 0, $Gateway2;
-        Time::HiRes::sleep(0.05);
-    }
-    undef $Gateway2;
-}
-
-END {
-    gateway2_stop() if $$ == $Main;
-}
-
-
 # ---- start-up -----------------------------------------------------------
 
-gateway2_start();
+# the second gateway: another nginx server with the same zone, on port 1982
+gateway_start("$Dir/gw2", 1982, 'fleet',
+              "tfa_resend_limit_zone zone=fleet:1m rate=3/1m redis_timeout=5s\n"
+              . "    store=redis://127.0.0.1:$::RedisPort;");
 
 
 # the mock Infobip API: X-Mock-Status: 500 makes it fail
