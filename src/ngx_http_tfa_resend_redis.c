@@ -487,18 +487,11 @@ ngx_http_tfa_resend_redis_parse_sentinels(ngx_conf_t *cf,
 
         /* the TLS name by default, NUL-terminated for SNI */
 
-        node->host.data = ngx_pnalloc(cf->pool, u.host.len + 1);
-        if (node->host.data == NULL) {
+        if (ngx_http_tfa_resend_redis_link_name(cf->pool, &u.host,
+                                                &node->host)
+            != NGX_OK)
+        {
             return NGX_ERROR;
-        }
-
-        node->host.len = u.host.len;
-        *ngx_cpymem(node->host.data, u.host.data, u.host.len) = '\0';
-
-        if (node->host.len > 2 && node->host.data[0] == '[') {
-            node->host.data++;
-            node->host.len -= 2;
-            node->host.data[node->host.len] = '\0';
         }
 
         if (comma == slash) {

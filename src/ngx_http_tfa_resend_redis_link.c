@@ -66,6 +66,31 @@ static void ngx_http_tfa_resend_redis_link_log(ngx_log_t *log,
 static u_char  ngx_http_tfa_resend_redis_link_buf[16384];
 
 
+ngx_int_t
+ngx_http_tfa_resend_redis_link_name(ngx_pool_t *pool, ngx_str_t *host,
+    ngx_str_t *name)
+{
+    ngx_str_t  h;
+
+    h = *host;
+
+    if (h.len > 2 && h.data[0] == '[') {
+        h.data++;
+        h.len -= 2;
+    }
+
+    name->data = ngx_pnalloc(pool, h.len + 1);
+    if (name->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    name->len = h.len;
+    *ngx_cpymem(name->data, h.data, h.len) = '\0';
+
+    return NGX_OK;
+}
+
+
 void
 ngx_http_tfa_resend_redis_link_init(ngx_http_tfa_resend_redis_link_t *link)
 {

@@ -89,6 +89,13 @@ struct ngx_http_tfa_resend_redis_link_s {
 
 
 /*
+ * name: a copy of host from pool, NUL-terminated (for SNI) and without the
+ * brackets of an IPv6 address, as a link's default TLS name.
+ */
+ngx_int_t ngx_http_tfa_resend_redis_link_name(ngx_pool_t *pool,
+    ngx_str_t *host, ngx_str_t *name);
+
+/*
  * An IDLE link, or one closed: its peer and handlers are set by the caller
  * after this
  */

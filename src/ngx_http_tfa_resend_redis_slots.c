@@ -160,18 +160,11 @@ ngx_http_tfa_resend_redis_cluster_parse(ngx_conf_t *cf,
                                        node->socklen, node->text,
                                        NGX_SOCKADDR_STRLEN, 1);
 
-        node->host.data = ngx_pnalloc(cf->pool, u.host.len + 1);
-        if (node->host.data == NULL) {
+        if (ngx_http_tfa_resend_redis_link_name(cf->pool, &u.host,
+                                                &node->host)
+            != NGX_OK)
+        {
             return NGX_ERROR;
-        }
-
-        node->host.len = u.host.len;
-        *ngx_cpymem(node->host.data, u.host.data, u.host.len) = '\0';
-
-        if (node->host.len > 2 && node->host.data[0] == '[') {
-            node->host.data++;
-            node->host.len -= 2;
-            node->host.data[node->host.len] = '\0';
         }
 
         ngx_http_tfa_resend_redis_link_init(&node->link);
