@@ -211,17 +211,21 @@ ngx_http_tfa_resend_early_ctx(ngx_http_request_t *r,
  * revoked, or of an account without the right) rather than the client's
  * request.  Once a second per location at the most in each worker, so
  * that a wrong secret does not flood the log; the secret is never named.
+ * A second is measured from the last line, not by the clock's second,
+ * whose turn would let two refusals a millisecond apart both be logged.
  */
 
 static void
 ngx_http_tfa_resend_log_refused(ngx_http_request_t *r,
     ngx_http_tfa_resend_loc_conf_t *lcf, ngx_uint_t status)
 {
-    if (lcf->refused_logged == ngx_time()) {
+    if (lcf->refused_logged != 0
+        && ngx_current_msec - lcf->refused_logged < 1000)
+    {
         return;
     }
 
-    lcf->refused_logged = ngx_time();
+    lcf->refused_logged = ngx_current_msec ? ngx_current_msec : 1;
 
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "tfa_resend: the upstream answered %ui to a resend: "

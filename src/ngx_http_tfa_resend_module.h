@@ -55,8 +55,8 @@ typedef struct {
     ngx_flag_t                  normalize;
     size_t                      max_response_size;
     struct ngx_http_tfa_resend_status_map_s  *status_map;  /* or NULL */
-    time_t                      refused_logged;  /* an upstream 401/403,
-                                                    this worker's last */
+    ngx_msec_t                  refused_logged;  /* an upstream 401/403,
+                                                    this worker's last, or 0 */
 } ngx_http_tfa_resend_loc_conf_t;
 
 
