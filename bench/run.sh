@@ -356,7 +356,7 @@ script_stats() {
 # and the microseconds spent in them; empty but for the Redis gateways)
 measure() {
     local name=$1 label=$2 secs=$3 w m c0 c1 m0 m1 b0 b1 s0 s1 line req dur
-    local errs rps r0= r1= k0= k1= calls= usec=
+    local errs rps r0='' r1='' k0='' k1='' calls='' usec=''
     w=$(worker_of "$name")
     m=$(worker_of mock)
     s0=$(steal_ticks)
@@ -618,11 +618,11 @@ done
 for g in $GATEWAYS; do
     start "$g" on_gw
 done
-ports=
+gw_ports=
 for g in $GATEWAYS; do
-    ports="$ports${ports:+ }:${PORT[$g]}"
+    gw_ports="$gw_ports${gw_ports:+ }:${PORT[$g]}"
 done
-say "started the mock (:$MOCK_PORT) and the gateways ($ports)"
+say "started the mock (:$MOCK_PORT) and the gateways ($gw_ports)"
 
 
 # ---------------------------------------------------------------- check
@@ -687,7 +687,7 @@ if has_part check; then
                 verdict="$verdict, 30 more pinIds answered$more"
                 bad="$bad $g"
             fi
-            spread= used=0
+            spread='' used=0
             for p in "${CLUSTER_PORTS[@]}"; do
                 k=$(redis-cli -p "$p" dbsize 2>&1)
                 spread="$spread${spread:+, }$k"
@@ -695,6 +695,7 @@ if has_part check; then
             done
             verdict="$verdict; 31 pinIds' keys on $used of 3 masters ($spread)"
             if [ "$used" -lt 2 ]; then
+                verdict="$verdict, not spread"
                 bad="$bad $g"
             fi
             say "check cluster: $key holds $n admissions; keys per master: $spread"
