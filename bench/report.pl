@@ -6,9 +6,11 @@
 #
 # WORKDIR holds: facts (key TAB value), runs.tsv (label#round, requests,
 # seconds, req/s, p50 us, p99 us, worker CPU ticks, errors, mock ticks,
-# machine busy ticks, steal ticks), check.tsv and
-# cg-NAME.out (callgrind).  No target is asserted: each is printed with
-# PASS or MISS.
+# machine busy ticks, steal ticks, redis-server ticks (the Redis gateways'
+# only; the three masters' for cluster), answers of status 400 and over,
+# the redis-servers' script calls and microseconds in them (INFO
+# commandstats)), check.tsv and cg-NAME.out (callgrind).  No target is
+# asserted: each is printed with PASS or MISS.
 use strict;
 use warnings;
 use File::Basename qw(basename);
@@ -72,18 +74,24 @@ if (open $fh, '<', "$work/runs.tsv") {
     while (<$fh>) {
         chomp;
         my ($label, $req, $secs, $rps, $p50, $p99, $ticks, $errs, $mock,
-            $busy, $steal, $redis) = split /\t/;
+            $busy, $steal, $redis, $non2xx, $calls, $usec) = split /\t/;
         $redis = undef if defined $redis && $redis eq '';
+        $calls = undef if defined $calls && $calls eq '';
+        # every request is a fresh pinId: each 2xx is an admission the
+        # limiter's script recorded
+        my $adm = $req - ($non2xx // 0);
         my ($name, $round) = split /#/, $label;
         push @order, $name unless $runs{$name};
         my $run = {
             label => $label, round => $round, req => $req, secs => $secs,
             rps => $rps, p50 => $p50, p99 => $p99, ticks => $ticks,
             errs => $errs, mock => $mock, busy => $busy, steal => $steal,
-            redis => $redis,
+            redis => $redis, adm => $adm, calls => $calls,
+            per_call => $calls ? $adm / $calls : undef,
+            script_us => $calls && $adm > 0 ? $usec / $adm : undef,
             cpu => $req ? $ticks * 1e6 / $tck / $req : undef,
-            redis_cpu => $req && defined $redis
-                         ? $redis * 1e6 / $tck / $req : undef,
+            redis_cpu => $adm > 0 && defined $redis
+                         ? $redis * 1e6 / $tck / $adm : undef,
             idle => defined $busy && $secs
                     ? idle_share($busy, $secs) : undef,
         };
@@ -101,14 +109,16 @@ for my $name (@order) {
         map { my $k = $_; ($k => median(map { $_->{$k} } @$r)) }
             qw(rps p50 p99 cpu idle)
     };
-    my @redis = grep { defined } map { $_->{redis_cpu} } @$r;
-    $med{$name}{redis_cpu} = median(@redis) if @redis;
+    for my $k (qw(redis_cpu per_call script_us)) {
+        my @v = grep { defined } map { $_->{$k} } @$r;
+        $med{$name}{$k} = median(@v) if @v;
+    }
     $med{$name}{errs} = 0;
     $med{$name}{errs} += $_->{errs} for @$r;
 }
 
-my @gw = grep { $med{$_} } qw(floor module metrics redis rediss sentinel lua
-                              njs);
+my @gw = grep { $med{$_} } qw(floor module metrics redis rediss sentinel
+                              cluster lua njs);
 
 # paired(A, B, KEY): the median over the rounds of A's KEY / B's KEY in the
 # same round.  Runs of one round are seconds apart, rounds minutes apart: a
@@ -137,6 +147,7 @@ print "| | |\n| --- | --- |\n";
 print "| machine | $fact{cores} cores, $fact{cpu}, Linux $fact{kernel} |\n";
 print "| nginx | $fact{nginx} (Debian), lua-nginx-module $fact{lua}, njs $fact{njs}, wrk $fact{wrk} |\n";
 print "| redis | redis-server $fact{redis} |\n" if $fact{redis};
+print "| cluster | $fact{cluster} |\n" if $fact{cluster};
 print "| commit | $fact{commit} |\n";
 print "| pinning | $fact{pinning} |\n";
 print "| load | $fact{load} |\n";
@@ -169,6 +180,11 @@ print "The gateways (one worker each, the same upstream block with\n"
     . "- **sentinel**: the same behind one Sentinel\n"
     . "  (`store=redis-sentinel://`, the Sentinel naming the same\n"
     . "  redis-server);\n"
+    . "- **cluster**: the same zone and limit on a Redis Cluster of three\n"
+    . "  masters, no replicas (`store=redis-cluster://`, keys\n"
+    . "  `tfa:ZONE:{PINID}`): one connection per master, the resends of a\n"
+    . "  pass sent to each master as one pipelined write of script calls,\n"
+    . "  one call per slot;\n"
     . "- **lua**: the same job in `access_by_lua` (a `lua_shared_dict` sliding\n"
     . "  window, pinId checks, Authorization) and `header_filter_by_lua` /\n"
     . "  `body_filter_by_lua` (lua-cjson) for the canonical body;\n"
@@ -180,14 +196,16 @@ print "The gateways (one worker each, the same upstream block with\n"
 if (open $fh, '<', "$work/check.tsv") {
     print "## Same answer\n\n"
         . "Four resends of pinId `9C817C6F8AF3D48F9FE553282AFA2B67` to each\n"
-        . "gateway, before measuring:\n\n"
+        . "gateway, before measuring; for cluster, the pinId's admissions\n"
+        . "counted in the cluster (`ZCARD`, following `MOVED`), then one resend\n"
+        . "of each of 30 more pinIds and the keys each master holds (`DBSIZE`):\n\n"
         . "| gateway | statuses | content type | first body | |\n"
         . "| --- | --- | --- | --- | --- |\n";
     while (<$fh>) {
         chomp;
         my ($g, $st, $ct, $body, $v) = split /\t/;
         $v = 'raw upstream body (expected)' if $g eq 'floor' && $v eq 'same';
-        $v = 'canonical' if $v eq 'same';
+        $v =~ s/^same\b/canonical/;
         print "| $g | $st | $ct | `$body` | $v |\n";
     }
     close $fh;
@@ -212,21 +230,61 @@ if (@gw) {
     }
     print "\n";
 
-    # the redis row's gateway CPU leaves out the redis-server, which runs
-    # on the same cores: its share, and the cores left idle while
-    # resends wait for their round trip
-    if (defined $med{redis}{redis_cpu}) {
-        printf "The redis-server, on the same %d cores, took a further"
-            . " %.1f us of CPU per\nrequest of the redis gateway (median)."
-            . " The machine was idle %s %% of\nthe redis runs%s.\n\n",
-            $cores, $med{redis}{redis_cpu}, fmt($med{redis}{idle}, '%.0f'),
-            $med{module} ? ' against ' . fmt($med{module}{idle}, '%.0f')
-                           . ' % of the module\'s' : '';
-    }
-
-    for my $g (grep { defined $med{$_}{redis_cpu} } qw(rediss sentinel)) {
-        printf "The redis-server took %.1f us of CPU per request of the %s"
-            . " gateway.\n\n", $med{$g}{redis_cpu}, $g;
+    # the Redis gateways' CPU leaves out the redis-servers, which run on
+    # the same cores: their CPU per admission beside the gateway's per
+    # resend, and the cores left idle while resends wait for Redis
+    my @rg = grep { $med{$_} } qw(redis rediss sentinel cluster);
+    if (grep { defined $med{$_}{redis_cpu} } @rg) {
+        print "### Redis stores\n\n"
+            . "Gateway CPU per resend as above. *Redis CPU* is the"
+            . " redis-servers'\nutime+stime over the run (the one"
+            . " redis-server's for redis, rediss and\nsentinel, the three"
+            . " masters' summed for cluster; `/proc/PID/stat`)\ndivided by"
+            . " the run's admissions: the 200s the limiter let through,"
+            . " which\nare every request, as each one is a fresh pinId"
+            . " (answers of 400 and\nover are left out; there were"
+            . " none unless *errors* above says so).\nThe ratios to"
+            . " redis are per round. The redis-servers share the"
+            . " $cores\ncores with the gateway, wrk and the mock."
+            . " *on_store_error lines* are\nthe gateway's `[error]` lines"
+            . " saying that `on_store_error` decided\n(Redis did not"
+            . " answer within `redis_timeout`), one a second at most,\n"
+            . "over the whole kit run. *Admissions per call* and *in the"
+            . " script* come\nfrom the redis-servers' `INFO commandstats`"
+            . " (EVALSHA and EVAL): the\nadmissions each script call"
+            . " decided, and the time Redis counted inside\nthe calls"
+            . " per admission: wall-clock time, so it includes what a"
+            . "\nredis-server waited for a core in a call, and can exceed"
+            . " its CPU\ntime on a machine this busy.\n\n"
+            . "| gateway | gateway CPU us/resend | vs redis | Redis CPU"
+            . " us/admission | vs redis | admissions per call | in the"
+            . " script us/admission | gateway + Redis us | idle %"
+            . " | on_store_error lines |\n"
+            . "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+        for my $g (@rg) {
+            my $m = $med{$g};
+            printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+                $g, fmt($m->{cpu}, '%.1f'),
+                fmt(paired($g, 'redis', 'cpu')),
+                fmt($m->{redis_cpu}, '%.1f'),
+                fmt(paired($g, 'redis', 'redis_cpu')),
+                fmt($m->{per_call}, '%.2f'),
+                fmt($m->{script_us}, '%.1f'),
+                fmt(defined $m->{redis_cpu} ? $m->{cpu} + $m->{redis_cpu}
+                                            : undef, '%.1f'),
+                fmt($m->{idle}, '%.0f'),
+                $fact{"store_errors_$g"} // 'n/a';
+        }
+        print "\n";
+        if ($med{module} && defined $med{module}{idle}) {
+            printf "The machine was idle %s %% of the module's runs (no"
+                . " Redis).\n", fmt($med{module}{idle}, '%.0f');
+        }
+        if ($fact{cluster_keys}) {
+            print "After the runs the cluster's masters held"
+                . " $fact{cluster_keys} keys.\n";
+        }
+        print "\n";
     }
 
     for my $what (['req/s', 'rps'], ['CPU per request', 'cpu'],
@@ -417,6 +475,9 @@ my @targets = (
      1.15],
     ['sentinel CPU/request <= 1.05 x redis (equal once connected)',
      'sentinel', 'redis', 'cpu', '<=', 1.05],
+    ['cluster CPU/request vs redis, reported', 'cluster', 'redis', 'cpu'],
+    ['cluster Redis CPU/admission vs redis, reported', 'cluster', 'redis',
+     'redis_cpu'],
     ['module p99 <= 1.1 x floor p99', 'module', 'floor', 'p99', '<=', 1.1],
 );
 
@@ -453,12 +514,14 @@ print "## Every run\n\n"
     . "run with a large *rest* shared the machine. *Idle* is the share of\n"
     . "the cores nothing ran on. *Steal* is the time the hypervisor gave\n"
     . "this machine's cores to other guests, as a share of all of them.\n"
-    . "*Redis ticks* are the redis-server's, in the redis gateway's runs.\n\n"
+    . "*Redis ticks* are the redis-server's, in the Redis gateways' runs\n"
+    . "(the three masters' summed in cluster's); *script calls* are the\n"
+    . "script calls they ran meanwhile.\n\n"
     . "| run | requests | s | req/s | p50 ms | p99 ms | gateway ticks"
-    . " | gateway us/req | mock ticks | redis ticks | rest % | idle %"
-    . " | steal % | errors |\n"
+    . " | gateway us/req | mock ticks | redis ticks | script calls | rest %"
+    . " | idle % | steal % | errors |\n"
     . "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-    . " ---: | ---: | ---: | ---: |\n";
+    . " ---: | ---: | ---: | ---: | ---: |\n";
 for my $run (@all) {
     my $rest = defined $run->{busy} && $run->{secs}
                ? 100 * ($run->{busy} - ($run->{steal} // 0) - $run->{ticks}
@@ -466,10 +529,11 @@ for my $run (@all) {
                  / ($run->{secs} * $tck * $cores)
                : undef;
     printf "| %s | %d | %.2f | %.0f | %.3f | %.3f | %d | %s | %s | %s"
-        . " | %s | %s | %s | %d |\n",
+        . " | %s | %s | %s | %s | %d |\n",
         $run->{label}, $run->{req}, $run->{secs}, $run->{rps},
         $run->{p50} / 1000, $run->{p99} / 1000, $run->{ticks},
         fmt($run->{cpu}, '%.1f'), $run->{mock} // 'n/a', $run->{redis} // '',
+        $run->{calls} // '',
         fmt($rest, '%.0f'), fmt($run->{idle}, '%.0f'),
         fmt(defined $run->{steal} && $run->{secs}
             ? 100 * $run->{steal} / ($run->{secs} * $tck * $cores) : undef,

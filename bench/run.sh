@@ -13,18 +13,25 @@
 #   check      one resend and three more for the same pinId to every
 #              gateway: the same canonical body from the module, Lua and
 #              njs (the floor returns the upstream's raw body), and the 4th
-#              refused with 429 by all but the floor
+#              refused with 429 by all but the floor; for cluster, also
+#              the pinId's 3 admissions in the cluster and the keys of 30
+#              more pinIds spread over more than one of its masters
 #   gateways   wrk runs interleaved (floor module metrics redis rediss
-#              sentinel lua njs, ROUNDS times; metrics is the module with a
+#              sentinel cluster lua njs, ROUNDS times; metrics is the
+#              module with a
 #              tfa_resend_metrics page, scraped once a second during its
 #              runs (the scrapes' CPU counts); redis is the module with the
 #              Redis store, rediss the same over TLS, sentinel the same
 #              behind one Sentinel, against a redis-server (and a Sentinel)
-#              the script starts, not pinned: it shares the
-#              two cores with everything else and is part of what is
-#              measured):
+#              the script starts; cluster is the same on a Redis Cluster of
+#              three masters, no replicas, that the script starts and
+#              joins with redis-cli --cluster create; the redis-servers are
+#              not pinned: they share the two cores with everything else
+#              and are part of what is measured):
 #              median requests/s, p50/p99 latency and the gateway worker's
-#              CPU time per request (utime+stime from /proc/PID/stat)
+#              CPU time per request (utime+stime from /proc/PID/stat); for
+#              the Redis gateways, the redis-servers' CPU time (all three
+#              masters' for cluster) per admission
 #   zone       bytes of limiter zone per tracked pinId (a small zone filled
 #              until it refuses), then requests/s with FILL tracked pinIds
 #              against a fresh zone, interleaved
@@ -41,17 +48,19 @@
 # add lua njs for those), BENCH_PIN (1: the gateway on
 # core BENCH_GW_CPU, wrk and the mock on BENCH_LOAD_CPU; 0: no pinning),
 # BENCH_PARTS ("check gateways zone callgrind"), BENCH_GATEWAYS ("floor
-# module metrics redis rediss sentinel lua njs"), BENCH_REDIS_CPU (any:
-# redis-server not pinned, the default; gw: on the gateway's core; load: on
-# wrk's), BENCH_OUT (results file).
+# module metrics redis rediss sentinel cluster lua njs"), BENCH_REDIS_CPU
+# (any: the redis-servers not pinned, the default; gw: on the gateway's
+# core; load: on wrk's), BENCH_OUT (results file).
 #
-# Ports 18080-18095 on 127.0.0.1 (BENCH_PORT_BASE moves them): 18080 the
+# Ports 18080-18099 on 127.0.0.1 (BENCH_PORT_BASE moves them): 18080 the
 # mock, 18081-18084 the four gateways, 18085-18087 the zone runs, 18088
 # callgrind, 18089 the redis gateway, 18090 its redis-server, 18091 the
 # rediss gateway, 18092 the redis-server's TLS port, 18093 the sentinel
-# gateway, 18094 its Sentinel, 18095 the metrics gateway; the script
-# stops at once if one of them is taken.  Every process the
-# script starts is stopped when it ends, however it ends.
+# gateway, 18094 its Sentinel, 18095 the metrics gateway, 18096 the
+# cluster gateway, 18097-18099 the cluster's three masters, and their
+# cluster bus ports 10000 above them, 28097-28099; the script stops at
+# once if one of them is taken.  Every process the script starts is
+# stopped when it ends, however it ends.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -117,7 +126,8 @@ GW_CPU=${BENCH_GW_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
 MAIN_ZONE=${BENCH_MAIN_ZONE:-512m}
 
-GATEWAYS=${BENCH_GATEWAYS:-floor module metrics redis rediss sentinel lua njs}
+GATEWAYS=${BENCH_GATEWAYS:-floor module metrics redis rediss sentinel cluster
+                          lua njs}
 BASE=${BENCH_PORT_BASE:-18080}
 MOCK_PORT=$BASE
 declare -A PORT=([floor]=$((BASE + 1)) [module]=$((BASE + 2))
@@ -125,10 +135,15 @@ declare -A PORT=([floor]=$((BASE + 1)) [module]=$((BASE + 2))
                  [zone-empty]=$((BASE + 5)) [zone-full]=$((BASE + 6))
                  [zone-capacity]=$((BASE + 7)) [cg]=$((BASE + 8))
                  [redis]=$((BASE + 9)) [rediss]=$((BASE + 11))
-                 [sentinel]=$((BASE + 13)) [metrics]=$((BASE + 15)))
+                 [sentinel]=$((BASE + 13)) [metrics]=$((BASE + 15))
+                 [cluster]=$((BASE + 16)))
 REDIS_PORT=$((BASE + 10))
 REDIS_TLS_PORT=$((BASE + 12))
 SENTINEL_PORT=$((BASE + 14))
+# the cluster's masters; each also listens on its port + 10000 (the bus)
+CLUSTER_PORTS=($((BASE + 17)) $((BASE + 18)) $((BASE + 19)))
+CLUSTER_NODES=$(printf '127.0.0.1:%s,' "${CLUSTER_PORTS[@]}")
+CLUSTER_NODES=${CLUSTER_NODES%,}
 PIN_ID=9C817C6F8AF3D48F9FE553282AFA2B67
 
 say() { printf 'bench: %s\n' "$*" >&2; }
@@ -153,6 +168,7 @@ fi
 masters=()          # nginx masters started here, stopped by cleanup
 valgrind_pid=
 redis_pid=          # the redis gateways' redis-server
+cluster_pids=()     # the cluster gateway's three masters
 sentinel_pid=       # the sentinel gateway's Sentinel
 scraper_pid=        # scrapes the metrics gateway's page during its runs
 
@@ -184,6 +200,9 @@ cleanup() {
     if [ -n "$redis_pid" ]; then
         stop_pid "$redis_pid" TERM
     fi
+    for pid in "${cluster_pids[@]}"; do
+        stop_pid "$pid" TERM
+    done
 }
 
 trap cleanup EXIT
@@ -209,6 +228,7 @@ render() {
         -e "s|@REDIS_PORT@|$REDIS_PORT|g" \
         -e "s|@REDIS_TLS_PORT@|$REDIS_TLS_PORT|g" \
         -e "s|@SENTINEL_PORT@|$SENTINEL_PORT|g" -e "s|@TLS_DIR@|$work/tls|g" \
+        -e "s|@CLUSTER_NODES@|$CLUSTER_NODES|g" \
         "$bench/conf/$template.conf" > "$dir/nginx.conf"
 }
 
@@ -294,25 +314,56 @@ steal_ticks() {
     awk '/^cpu / { print $9; exit }' /proc/stat
 }
 
-# whether the gateway NAME keeps its counts in the redis-server
+# whether the gateway NAME keeps its counts in the redis-server (is_redis)
+# or in the cluster's masters (is_redis cluster too)
 is_redis() {
-    case $1 in redis|rediss|sentinel) return 0 ;; esac
+    case $1 in redis|rediss|sentinel|cluster) return 0 ;; esac
     return 1
+}
+
+# redis_ticks NAME: utime + stime of the redis-servers NAME keeps its
+# counts in, summed (the three masters for cluster)
+redis_ticks() {
+    local pid sum=0
+    if [ "$1" = cluster ]; then
+        for pid in "${cluster_pids[@]}"; do
+            sum=$((sum + $(cpu_ticks "$pid")))
+        done
+    else
+        sum=$(cpu_ticks "$redis_pid")
+    fi
+    echo "$sum"
+}
+
+# script_stats NAME: the script calls (EVALSHA and EVAL) the redis-servers
+# NAME keeps its counts in have run, and the microseconds they spent in
+# them, summed (INFO commandstats): "CALLS USEC"
+script_stats() {
+    local p ports=("$REDIS_PORT")
+    [ "$1" = cluster ] && ports=("${CLUSTER_PORTS[@]}")
+    for p in "${ports[@]}"; do
+        redis-cli -p "$p" info commandstats 2>/dev/null
+    done | awk -F'[:=,]' '/^cmdstat_eval(sha)?:/ { c += $3; u += $5 }
+                          END { print c + 0, u + 0 }'
 }
 
 # measure NAME LABEL SECONDS: one wrk run against NAME; appends a row to
 # $work/runs.tsv: label requests seconds rps p50_us p99_us cpu_ticks errors
 # mock_ticks machine_busy_ticks steal_ticks redis_ticks (the redis-server's,
-# for the redis gateways; empty for the others)
+# for the redis gateways, the three masters' for cluster; empty for the
+# others) non_2xx (answers of status 400 and over, of those counted in
+# requests) script_calls script_usec (the redis-servers' EVALSHA/EVAL calls
+# and the microseconds spent in them; empty but for the Redis gateways)
 measure() {
     local name=$1 label=$2 secs=$3 w m c0 c1 m0 m1 b0 b1 s0 s1 line req dur
-    local errs rps r0= r1=
+    local errs rps r0='' r1='' k0='' k1='' calls='' usec=''
     w=$(worker_of "$name")
     m=$(worker_of mock)
     s0=$(steal_ticks)
     b0=$(busy_ticks)
     m0=$(cpu_ticks "$m")
-    is_redis "$name" && r0=$(cpu_ticks "$redis_pid")
+    is_redis "$name" && k0=$(script_stats "$name")
+    is_redis "$name" && r0=$(redis_ticks "$name")
     # a Prometheus server's scrape, once a second: its CPU is the gateway's
     if [ "$name" = metrics ]; then
         "${on_load[@]}" bash -c 'while :; do
@@ -336,7 +387,8 @@ measure() {
         die "$label: the gateway's worker died during the run; see $work/$name/logs/error.log"
     fi
     c1=$(cpu_ticks "$w")
-    is_redis "$name" && r1=$(cpu_ticks "$redis_pid")
+    is_redis "$name" && r1=$(redis_ticks "$name")
+    is_redis "$name" && k1=$(script_stats "$name")
     m1=$(cpu_ticks "$m")
     b1=$(busy_ticks)
     s1=$(steal_ticks)
@@ -355,11 +407,16 @@ measure() {
              + $(field "$line" write) + $(field "$line" status)
              + $(field "$line" timeout) ))
     rps=$(awk -v r="$req" -v d="$dur" 'BEGIN { printf "%.1f", r / d * 1e6 }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" \
+    if [ -n "$k0" ]; then
+        calls=$(( ${k1% *} - ${k0% *} ))
+        usec=$(( ${k1#* } - ${k0#* } ))
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" \
         "$req" "$(awk -v d="$dur" 'BEGIN { printf "%.3f", d / 1e6 }')" \
         "$rps" "$(field "$line" p50_us)" "$(field "$line" p99_us)" \
         "$((c1 - c0))" "$errs" "$((m1 - m0))" "$((b1 - b0))" "$((s1 - s0))" \
-        "${r0:+$((r1 - r0))}" >> "$work/runs.tsv"
+        "${r0:+$((r1 - r0))}" "$(field "$line" status)" "$calls" "$usec" \
+        >> "$work/runs.tsv"
     say "$(printf '%-14s %9s req/s  p50 %6s us  p99 %6s us  cpu %5s ticks  errors %s' \
           "$label" "$rps" "$(field "$line" p50_us)" "$(field "$line" p99_us)" \
           "$((c1 - c0))" "$errs")"
@@ -382,7 +439,10 @@ done
 # every port of the kit must be free: another nginx on one of them would be
 # measured instead of ours
 busy=
-for p in $(seq "$BASE" $((BASE + 15))); do
+for p in $(seq "$BASE" $((BASE + 19))) \
+         $((CLUSTER_PORTS[0] + 10000)) $((CLUSTER_PORTS[1] + 10000)) \
+         $((CLUSTER_PORTS[2] + 10000))
+do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
         busy="$busy $p"
     fi
@@ -428,7 +488,8 @@ start mock on_load
 # the Redis store's server, without persistence, where the kernel puts it
 # (BENCH_REDIS_CPU=gw: on the gateway's core; load: on wrk's and the
 # mock's): a fleet's Redis has cores of its own, which two cores cannot
-# give it, and neither pinning is more like that than the other
+# give it, and neither pinning is more like that than the other; the
+# cluster's three masters the same way
 redis_gws=
 for g in $GATEWAYS; do
     is_redis "$g" && redis_gws="$redis_gws $g"
@@ -436,6 +497,22 @@ done
 
 if [ -n "$redis_gws" ]; then
     command -v redis-server > /dev/null || die "redis-server not found"
+    command -v redis-cli > /dev/null || die "redis-cli not found"
+
+    on_any=(env)
+    case ${BENCH_REDIS_CPU:-any} in
+        gw)   on_redis=on_gw;   redis_where="on the gateway's core" ;;
+        load) on_redis=on_load; redis_where="on the load core" ;;
+        any)  on_redis=on_any;  redis_where="not pinned" ;;
+        *)    die "BENCH_REDIS_CPU is gw, load or any" ;;
+    esac
+    declare -n on_redis_cmd=$on_redis
+    fact redis "$(redis-server --version | sed 's/^Redis server v=\([^ ]*\).*/\1/') (Debian), $redis_where"
+fi
+
+if [[ " $redis_gws " == *" redis "* || " $redis_gws " == *" rediss "* \
+      || " $redis_gws " == *" sentinel "* ]]
+then
     mkdir -p "$work/redis-server"
 
     # rediss: a CA and a certificate for localhost, a TLS port beside the
@@ -462,14 +539,6 @@ if [ -n "$redis_gws" ]; then
                   --tls-auth-clients no)
     fi
 
-    on_any=(env)
-    case ${BENCH_REDIS_CPU:-any} in
-        gw)   on_redis=on_gw;   redis_where="on the gateway's core" ;;
-        load) on_redis=on_load; redis_where="on the load core" ;;
-        any)  on_redis=on_any;  redis_where="not pinned" ;;
-        *)    die "BENCH_REDIS_CPU is gw, load or any" ;;
-    esac
-    declare -n on_redis_cmd=$on_redis
     "${on_redis_cmd[@]}" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
         --save '' --appendonly no --daemonize no --dir "$work/redis-server" \
         "${tls_opts[@]}" > "$work/redis-server/log" 2>&1 &
@@ -480,7 +549,6 @@ if [ -n "$redis_gws" ]; then
     done
     redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG \
         || die "redis-server did not start; see $work/redis-server/log"
-    fact redis "$(redis-server --version | sed 's/^Redis server v=\([^ ]*\).*/\1/') (Debian), $redis_where"
 
     # sentinel: one Sentinel, quorum 1, naming the redis-server "bench"
     if [[ " $redis_gws " == *" sentinel "* ]]; then
@@ -503,13 +571,58 @@ if [ -n "$redis_gws" ]; then
     fi
 fi
 
+# cluster: three masters in cluster mode, without persistence or replicas,
+# joined by redis-cli --cluster create (slots 0-5460, 5461-10922 and
+# 10923-16383, in the order of CLUSTER_PORTS); the default node timeout
+# (15 s), so that a master slowed down by the load is not voted out
+if [[ " $redis_gws " == *" cluster "* ]]; then
+    rm -rf "$work/redis-cluster"
+    for p in "${CLUSTER_PORTS[@]}"; do
+        mkdir -p "$work/redis-cluster/$p"
+        "${on_redis_cmd[@]}" redis-server --port "$p" --bind 127.0.0.1 \
+            --save '' --appendonly no --daemonize no \
+            --dir "$work/redis-cluster/$p" --cluster-enabled yes \
+            --cluster-config-file nodes.conf \
+            > "$work/redis-cluster/$p/log" 2>&1 &
+        cluster_pids+=($!)
+    done
+    for p in "${CLUSTER_PORTS[@]}"; do
+        for i in $(seq 1 100); do
+            redis-cli -p "$p" ping 2>/dev/null | grep -q PONG && break
+            sleep 0.05
+        done
+        redis-cli -p "$p" ping 2>/dev/null | grep -q PONG \
+            || die "the cluster's redis-server on $p did not start; see $work/redis-cluster/$p/log"
+    done
+    # shellcheck disable=SC2046
+    timeout 60 redis-cli --cluster create \
+        $(printf '127.0.0.1:%s ' "${CLUSTER_PORTS[@]}") --cluster-yes \
+        > "$work/redis-cluster/create.log" 2>&1 \
+        || die "redis-cli --cluster create failed; see $work/redis-cluster/create.log"
+    for i in $(seq 1 300); do
+        ok=0
+        for p in "${CLUSTER_PORTS[@]}"; do
+            redis-cli -p "$p" cluster info 2>/dev/null \
+                | grep -q '^cluster_state:ok' && ok=$((ok + 1))
+        done
+        [ "$ok" = 3 ] && break
+        sleep 0.1
+    done
+    [ "$ok" = 3 ] || die "the cluster did not come up in 30 s; see $work/redis-cluster/*/log"
+    fact cluster "3 masters on 127.0.0.1:${CLUSTER_PORTS[0]}-${CLUSTER_PORTS[2]}, no replicas, no persistence"
+fi
+
 for g in $GATEWAYS; do
     render "$g" "$g" "${PORT[$g]}" "$MAIN_ZONE"
 done
 for g in $GATEWAYS; do
     start "$g" on_gw
 done
-say "started the mock (:$MOCK_PORT) and the gateways (:$((BASE + 1))-:$((BASE + 4)))"
+gw_ports=
+for g in $GATEWAYS; do
+    gw_ports="$gw_ports${gw_ports:+ }:${PORT[$g]}"
+done
+say "started the mock (:$MOCK_PORT) and the gateways ($gw_ports)"
 
 
 # ---------------------------------------------------------------- check
@@ -553,6 +666,40 @@ if has_part check; then
                 fi
             done
         fi
+        # the cluster gateway: the 3 admissions are in the cluster, on the
+        # master of the pinId's slot (redis-cli -c follows its MOVED), and
+        # 30 more pinIds, one resend each, leave keys on more than one
+        # master
+        if [ "$g" = cluster ]; then
+            key="tfa:bench_cluster:{$PIN_ID}"
+            n=$(redis-cli -c -p "${CLUSTER_PORTS[0]}" zcard "$key" 2>&1)
+            if [ "$n" != 3 ]; then
+                verdict="$verdict, $key holds $n admissions, not 3"
+                bad="$bad $g"
+            fi
+            more=
+            for i in $(seq 1 30); do
+                pin=$(printf 'C1%030X' "$i")
+                more="$more $(curl -s -o /dev/null -w '%{http_code}' \
+                    -X POST "http://127.0.0.1:${PORT[$g]}/2fa/2/pin/$pin/resend/voice")"
+            done
+            if [ "$more" != "$(printf ' 200%.0s' $(seq 1 30))" ]; then
+                verdict="$verdict, 30 more pinIds answered$more"
+                bad="$bad $g"
+            fi
+            spread='' used=0
+            for p in "${CLUSTER_PORTS[@]}"; do
+                k=$(redis-cli -p "$p" dbsize 2>&1)
+                spread="$spread${spread:+, }$k"
+                [ "$k" -gt 0 ] 2>/dev/null && used=$((used + 1))
+            done
+            verdict="$verdict; 31 pinIds' keys on $used of 3 masters ($spread)"
+            if [ "$used" -lt 2 ]; then
+                verdict="$verdict, not spread"
+                bad="$bad $g"
+            fi
+            say "check cluster: $key holds $n admissions; keys per master: $spread"
+        fi
         printf '%s\t%s\t%s\t%s\t%s\n' "$g" "$statuses" "$ctype" "$body" \
             "$verdict" >> "$work/check.tsv"
         say "check $g: $statuses, $ctype, $body"
@@ -577,6 +724,17 @@ if has_part gateways; then
             measure "$g" "$g#$r" "$DURATION"
         done
     done
+fi
+
+# the lines the Redis gateways logged when on_store_error decided (the
+# store not answering within redis_timeout; once a second at most), and
+# where the cluster's keys ended up
+for g in $redis_gws; do
+    fact "store_errors_$g" "$(grep -c '\[error\].*on_store_error=' "$work/$g/logs/error.log" || true)"
+done
+if [[ " $redis_gws " == *" cluster "* ]]; then
+    fact cluster_keys "$(for p in "${CLUSTER_PORTS[@]}"; do
+        redis-cli -p "$p" dbsize 2>&1; done | paste -sd/)"
 fi
 
 for g in $GATEWAYS; do
