@@ -115,7 +115,9 @@ our $TlsUrl = "store=rediss-cluster://127.0.0.1:$T[0]";
 our $PlainUrl = 'store=redis-cluster://'
                 . join(',', map { "127.0.0.1:$_" } @P);
 
-our $Zone = "tfa_resend_limit_zone zone=tc:1m rate=3/10m redis_timeout=1s "
+# the TLS zones wait 5s for Redis: under valgrind a worker's first resends
+# wait for the slot map and three TLS handshakes, seconds
+our $Zone = "tfa_resend_limit_zone zone=tc:1m rate=3/10m redis_timeout=5s "
             . "$TlsUrl redis_ssl_trusted_certificate=$Tls/ca.crt "
             . "redis_ssl_name=redis.test on_store_error=reject;";
 
@@ -194,10 +196,10 @@ a name no certificate has), ip (the right CA, no redis_ssl_name: each node
 is verified by the address it has, the seed's 127.0.0.1 in its
 certificate, the other two nodes' not).
 --- http_config eval
-"tfa_resend_limit_zone zone=wr:1m rate=3/10m redis_timeout=1s $::TlsUrl redis_ssl_trusted_certificate=$::Tls/other-ca.crt on_store_error=reject;\n"
-. "tfa_resend_limit_zone zone=wl:1m rate=3/10m redis_timeout=1s $::TlsUrl redis_ssl_trusted_certificate=$::Tls/other-ca.crt on_store_error=local;\n"
-. "tfa_resend_limit_zone zone=wn:1m rate=3/10m redis_timeout=1s $::TlsUrl redis_ssl_trusted_certificate=$::Tls/ca.crt redis_ssl_name=wrong.example on_store_error=reject;\n"
-. "tfa_resend_limit_zone zone=ip:1m rate=3/10m redis_timeout=1s $::TlsUrl redis_ssl_trusted_certificate=$::Tls/ca.crt on_store_error=reject;\n"
+"tfa_resend_limit_zone zone=wr:1m rate=3/10m redis_timeout=5s $::TlsUrl redis_ssl_trusted_certificate=$::Tls/other-ca.crt on_store_error=reject;\n"
+. "tfa_resend_limit_zone zone=wl:1m rate=3/10m redis_timeout=5s $::TlsUrl redis_ssl_trusted_certificate=$::Tls/other-ca.crt on_store_error=local;\n"
+. "tfa_resend_limit_zone zone=wn:1m rate=3/10m redis_timeout=5s $::TlsUrl redis_ssl_trusted_certificate=$::Tls/ca.crt redis_ssl_name=wrong.example on_store_error=reject;\n"
+. "tfa_resend_limit_zone zone=ip:1m rate=3/10m redis_timeout=5s $::TlsUrl redis_ssl_trusted_certificate=$::Tls/ca.crt on_store_error=reject;\n"
 . "$::Mock"
 --- config
     location /wr/ {
@@ -232,6 +234,7 @@ certificate, the other two nodes' not).
         proxy_pass http://127.0.0.1:1980;
     }
 --- init
+::wait_port($ServerPort);
 my $p = ::pin(92, 1);
 my @s = map { scalar ::resend($ServerPort, "/wr/2fa/2/pin/$p/resend/voice") } 1 .. 2;
 Test::More::is("@s", '503 503', 'TEST 2: another CA, on_store_error=reject: 503');
@@ -302,6 +305,7 @@ Zones: ua (user "tfa", the rules of docs/redis-store.md), ns (no
         proxy_pass http://127.0.0.1:1980;
     }
 --- init
+::wait_port($ServerPort);
 my @pins = map { ::pins_on(\@::POwner, $_, 97, 1) } @::P;
 my $seen = ::burst($ServerPort, [ map { my $p = $_; map { "/ua/2fa/2/pin/$p/resend/voice" } 1 .. 5 } @pins ], 15);
 Test::More::is($seen, '200 x9, 429 x6', "TEST 3: user tfa: 3 of 5 concurrent resends of a pinId on each master ($seen)");
@@ -372,6 +376,7 @@ Pass-noask-7c1
         proxy_pass http://127.0.0.1:1980;
     }
 --- init
+::wait_port($ServerPort);
 my $S = $::P[0];    # the first seed, asked for the map first
 my $slack = $ENV{TEST_NGINX_USE_VALGRIND} ? 5 : 1;
 my ($used, @stalled) = ::pins_on(\@::POwner, $S, 90, 8);
