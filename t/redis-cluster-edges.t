@@ -16,7 +16,7 @@
 # the TLS cluster's zone runs beside the tested one.
 #
 # Every block starts its own nginx (no chains): the file runs as it is
-# under valgrind and with TEST_NGINX_USE_HUP=1.
+# under valgrind, which stops nginx after each block.
 
 use Test::Nginx::Socket 'no_plan';
 use FindBin;
