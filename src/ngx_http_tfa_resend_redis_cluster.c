@@ -59,6 +59,7 @@ typedef struct {
     ngx_uint_t                            node;     /* sent to */
     ngx_uint_t                            hops;
     unsigned                              ask:1;    /* to node, ASKING */
+    unsigned                              refused:1; /* ... ASKING */
     size_t                                len;
     u_char                                cmd[1];
 } ngx_http_tfa_resend_redis_cluster_cmd_t;
@@ -68,6 +69,8 @@ static ngx_int_t ngx_http_tfa_resend_redis_cluster_key(u_char *cmd,
     size_t len, u_char **key, size_t *key_len);
 static ngx_int_t ngx_http_tfa_resend_redis_cluster_route(
     ngx_http_tfa_resend_redis_cluster_cmd_t *cc);
+static void ngx_http_tfa_resend_redis_cluster_asking_reply(void *data,
+    redisReply *reply);
 static void ngx_http_tfa_resend_redis_cluster_reply(void *data,
     redisReply *reply);
 static ngx_int_t ngx_http_tfa_resend_redis_cluster_redirect(
@@ -317,9 +320,12 @@ ngx_http_tfa_resend_redis_cluster_route(
         return NGX_ERROR;
     }
 
+    cc->refused = 0;
+
     if (cc->ask
         && ngx_http_tfa_resend_redis_link_send_argv(link, 1, asking,
-                                                    asking_len, NULL, NULL)
+                asking_len, ngx_http_tfa_resend_redis_cluster_asking_reply,
+                cc)
            != NGX_OK)
     {
         ngx_sprintf(cl->why, "could not take a command%Z");
@@ -330,6 +336,11 @@ ngx_http_tfa_resend_redis_cluster_route(
             ngx_http_tfa_resend_redis_cluster_reply, cc)
         != NGX_OK)
     {
+        if (cc->ask) {
+            /* the ASKING queued must not answer to a command that went */
+            ngx_http_tfa_resend_redis_link_close(link);
+        }
+
         ngx_sprintf(cl->why, "could not take a command%Z");
         return NGX_ERROR;
     }
@@ -337,6 +348,30 @@ ngx_http_tfa_resend_redis_cluster_route(
     cc->node = i;
 
     return NGX_OK;
+}
+
+
+/*
+ * ASKING refused (an ACL user without +asking): the node then answers the
+ * command with a redirection that says nothing of why; the refusal is the
+ * command's error instead.  Its answer comes next on the link, nothing
+ * runs between the two, so cl->why still holds this.
+ */
+
+static void
+ngx_http_tfa_resend_redis_cluster_asking_reply(void *data, redisReply *reply)
+{
+    ngx_http_tfa_resend_redis_cluster_cmd_t  *cc = data;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ERROR) {
+        return;
+    }
+
+    cc->refused = 1;
+
+    ngx_snprintf(cc->cl->why, 255, "node %V refused ASKING: \"%*s\"%Z",
+                 &cc->cl->nodes[cc->node].name,
+                 (size_t) ngx_min(reply->len, 160), reply->str);
 }
 
 
@@ -361,6 +396,11 @@ ngx_http_tfa_resend_redis_cluster_reply(void *data, redisReply *reply)
         }
 
         ngx_http_tfa_resend_redis_cluster_answer(cc, reply);
+        return;
+    }
+
+    if (cc->refused && reply->type == REDIS_REPLY_ERROR) {
+        ngx_http_tfa_resend_redis_cluster_answer(cc, NULL);
         return;
     }
 

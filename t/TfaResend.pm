@@ -34,7 +34,8 @@ our @EXPORT = qw(nginx_t free_port secret_file sleep_until count_lines
                  resend burst flood wait_port
                  resp read_reply redis redis_start redis_stop redis_block
                  tls_files redis_start_tls redis_tls gateway_start
-                 gateway_stop sentinel_start sentinel_start_tls);
+                 gateway_stop sentinel_start sentinel_start_tls
+                 cluster_start key_slot cluster_owners redis_pause);
 our @EXPORT_OK = qw(reload_nginx edit_conf);
 
 
@@ -450,8 +451,19 @@ sub redis_stop {
     my $port = shift;
     my $pid = delete $Redis{$port} or return;
 
+    # a server paused by redis_pause() ends only once it runs again
     kill 'TERM', $pid;
+    kill 'CONT', $pid;
     waitpid $pid, 0;
+}
+
+# redis_pause($port, 1): the server stops (SIGSTOP), its connections stay
+# open and unanswered; redis_pause($port, 0): it goes on (SIGCONT)
+sub redis_pause {
+    my ($port, $stop) = @_;
+    my $pid = $Redis{$port} or die "no redis-server on port $port";
+
+    kill $stop ? 'STOP' : 'CONT', $pid or die "kill $pid: $!";
 }
 
 # Redis busy in a script for $ms (every client waits): returns the socket
@@ -578,6 +590,107 @@ sub redis_start_tls {
 
     die "redis-server (TLS) on port $port did not start; "
         . "see $RedisDir/redis-$port.log";
+}
+
+
+# ---- Redis Cluster: masters only, made by redis-cli --cluster create ----
+#
+# cluster_start(\@ports, %opt) starts a redis-server in cluster mode on
+# each port (its bus on a free port of its own, not PORT + 10000, which
+# may be past 65535), makes them one cluster of masters without replicas
+# and waits until every node says it is ok.  tls => $dir: the nodes speak
+# TLS only, the bus and the replication too (tls-cluster, tls-replication),
+# with the certificates of tls_files($dir); cert => { PORT => 'NAME' }: the
+# node on PORT uses $dir/NAME.crt and $dir/NAME.key instead of server's.
+# node_timeout => ms (cluster-node-timeout, default 60000: no node is
+# taken for failed while a test stops it).
+
+sub cluster_start {
+    my ($ports, %opt) = @_;
+    my $tls = $opt{tls};
+    my @ports = @$ports;
+    my @bus;
+
+    push @bus, free_port(@ports, @bus) for @ports;
+
+    for my $i (0 .. $#ports) {
+        my @o = ('--cluster-enabled', 'yes',
+                 '--cluster-config-file', "nodes-$ports[$i].conf",
+                 '--cluster-port', $bus[$i],
+                 '--cluster-node-timeout', $opt{node_timeout} // 60000);
+
+        if (!$tls) {
+            redis_start($ports[$i], @o);
+            next;
+        }
+
+        my $name = ($opt{cert} // {})->{ $ports[$i] } // 'server';
+
+        redis_start_tls($ports[$i], $tls, @o, '--tls-cluster', 'yes',
+                        '--tls-replication', 'yes',
+                        '--tls-cert-file', "$tls/$name.crt",
+                        '--tls-key-file', "$tls/$name.key");
+    }
+
+    my @tls = !$tls ? () : ('--tls', '--cacert', "$tls/ca.crt",
+                            '--cert', "$tls/client.crt",
+                            '--key', "$tls/client.key");
+
+    my $text = `redis-cli @tls --cluster create @{[
+                    map { "127.0.0.1:$_" } @ports ]} --cluster-yes 2>&1`;
+    die "redis-cli --cluster create failed:\n$text" if $? != 0;
+
+    for my $i (1 .. 300) {
+        my $ok = grep {
+            ($tls ? redis_tls($_, $tls, 'CLUSTER', 'INFO')
+                  : eval { redis($_, 'CLUSTER', 'INFO') } // '')
+                =~ /cluster_state:ok/
+        } @ports;
+        return if $ok == @ports;
+        Time::HiRes::sleep(0.1);
+    }
+
+    die "the cluster of @ports did not come up in 30s";
+}
+
+# the cluster specification's CRC16 (XModem) of a key's hash tag: its slot
+sub key_slot {
+    my $key = shift;
+
+    $key = $1 if $key =~ /\{([^}]+)\}/;
+
+    my $crc = 0;
+    for my $c (unpack 'C*', $key) {
+        $crc ^= $c << 8;
+        for (1 .. 8) {
+            $crc = ($crc & 0x8000) ? (($crc << 1) ^ 0x1021) & 0xffff
+                                   : ($crc << 1) & 0xffff;
+        }
+    }
+
+    return $crc & 16383;
+}
+
+# the master of every slot, as the node on $port sees it (CLUSTER NODES;
+# over TLS with tls_files($tls)): a list of 16384 ports
+sub cluster_owners {
+    my ($port, $tls) = @_;
+
+    my $nodes = $tls ? redis_tls($port, $tls, 'CLUSTER', 'NODES')
+                     : redis($port, 'CLUSTER', 'NODES');
+    my @owner = (0) x 16384;
+
+    for my $line (split /\n/, $nodes) {
+        my ($id, $addr, $flags, @rest) = split ' ', $line;
+        next unless $flags =~ /master/ && $addr =~ /:(\d+)@/;
+        my $p = $1;
+        for my $range (@rest[5 .. $#rest]) {
+            next unless $range =~ /^(\d+)(?:-(\d+))?$/;
+            @owner[$1 .. ($2 // $1)] = ($p) x (($2 // $1) - $1 + 1);
+        }
+    }
+
+    return @owner;
 }
 
 # a Sentinel on $port watching the master $master_port as $name (quorum
