@@ -39,10 +39,16 @@ push @Masters, free_port(@Masters) for 1 .. 3;
 our @Replicas;
 push @Replicas, free_port(@Masters, @Replicas) for 1 .. 3;
 
+# each node's cluster bus on a free port of its own, kept across restarts
+# (the default, port + 10000, may be taken or past 65535)
+our %Bus;
+
 sub node_start {
     my $port = shift;
+    $Bus{$port} //= free_port(@Masters, @Replicas, values %Bus);
     redis_start($port, '--cluster-enabled', 'yes',
                 '--cluster-config-file', "nodes-$port.conf",
+                '--cluster-port', $Bus{$port},
                 '--cluster-node-timeout', '1000');
 }
 
@@ -74,18 +80,8 @@ for my $i (1 .. 300) {
     Time::HiRes::sleep(0.1);
 }
 
-# the cluster specification's CRC16 (XModem) of a pinId, its hash tag
-sub slot_of {
-    my $crc = 0;
-    for my $c (unpack 'C*', shift) {
-        $crc ^= $c << 8;
-        for (1 .. 8) {
-            $crc = ($crc & 0x8000) ? (($crc << 1) ^ 0x1021) & 0xffff
-                                   : ($crc << 1) & 0xffff;
-        }
-    }
-    return $crc & 16383;
-}
+# a pinId's slot: the key's hash tag is the pinId
+sub slot_of { key_slot(shift) }
 
 # the port of the master serving $slot, as a node of the cluster sees it
 sub owner {
