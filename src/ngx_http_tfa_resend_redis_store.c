@@ -63,6 +63,7 @@ typedef struct {
     ngx_queue_t                         queue;     /* in conn->waiting */
     uint64_t                            nonce;
     uint64_t                            asked;     /* metrics clock */
+    ngx_uint_t                          slot;      /* in a cluster */
     unsigned                            passed:1;  /* let through without
                                                       Redis's answer */
     size_t                              key_len;
@@ -167,6 +168,14 @@ ngx_http_tfa_resend_redis_admit(ngx_http_tfa_resend_store_t *store,
     ngx_memcpy(p, rd->suffix.data, rd->suffix.len);
 
     rec->key_len = len;
+
+    if (rd->cluster) {
+
+        /* once: the batches of a pass are made by slot */
+
+        rec->slot = ngx_http_tfa_resend_redis_cluster_slot(rec->key, len);
+    }
+
     rec->rd = rd;
     rec->nonce = conn->nonce++;
     rec->asked = ngx_http_tfa_resend_metrics_clock();
@@ -372,7 +381,7 @@ ngx_http_tfa_resend_redis_one_slot(ngx_http_tfa_resend_redis_t *rd,
 
     q = ngx_queue_head(&rd->conn.waiting);
     rec = ngx_queue_data(q, ngx_http_tfa_resend_redis_rec_t, queue);
-    slot = ngx_http_tfa_resend_redis_cluster_slot(rec->key, rec->key_len);
+    slot = rec->slot;
 
     while (q != ngx_queue_sentinel(&rd->conn.waiting)
            && b->n < NGX_HTTP_TFA_RESEND_REDIS_BATCH)
@@ -380,10 +389,7 @@ ngx_http_tfa_resend_redis_one_slot(ngx_http_tfa_resend_redis_t *rd,
         next = ngx_queue_next(q);
         rec = ngx_queue_data(q, ngx_http_tfa_resend_redis_rec_t, queue);
 
-        if (b->n == 0
-            || ngx_http_tfa_resend_redis_cluster_slot(rec->key, rec->key_len)
-               == slot)
-        {
+        if (rec->slot == slot) {
             ngx_queue_remove(q);
             b->rec[b->n++] = rec;
         }
