@@ -145,9 +145,7 @@ ngx_http_tfa_resend_redis_admit(ngx_http_tfa_resend_store_t *store,
                       << 32;
     }
 
-    if ((rd->cluster ? ngx_http_tfa_resend_redis_cluster_ready(rd->cluster)
-                     : ngx_http_tfa_resend_redis_ready(rd))
-        != NGX_OK)
+    if (rd->cluster == NULL && ngx_http_tfa_resend_redis_ready(rd) != NGX_OK)
     {
         return ngx_http_tfa_resend_redis_fallback(rd, op,
                                           ngx_http_tfa_resend_redis_down(rd));
@@ -174,6 +172,14 @@ ngx_http_tfa_resend_redis_admit(ngx_http_tfa_resend_store_t *store,
         /* once: the batches of a pass are made by slot */
 
         rec->slot = ngx_http_tfa_resend_redis_cluster_slot(rec->key, len);
+
+        if (ngx_http_tfa_resend_redis_cluster_ready(rd->cluster, rec->slot)
+            != NGX_OK)
+        {
+            ngx_free(rec);
+            return ngx_http_tfa_resend_redis_fallback(rd, op,
+                                          ngx_http_tfa_resend_redis_down(rd));
+        }
     }
 
     rec->rd = rd;
@@ -726,10 +732,16 @@ ngx_http_tfa_resend_redis_timeout(ngx_event_t *ev)
         rec->cln = NULL;
     }
 
-    ngx_sprintf(conn->why, "did not answer within redis_timeout (%Mms)%s%Z",
-                rd->timeout,
-                conn->state == NGX_HTTP_TFA_RESEND_REDIS_CONNECTING
-                ? " of connecting" : "");
+    if (rd->cluster) {
+        /* its master is taken for silent, as the connection is below */
+        ngx_http_tfa_resend_redis_cluster_timed_out(rd->cluster, rec->slot);
+
+    } else {
+        ngx_sprintf(conn->why, "did not answer within redis_timeout "
+                    "(%Mms)%s%Z", rd->timeout,
+                    conn->state == NGX_HTTP_TFA_RESEND_REDIS_CONNECTING
+                    ? " of connecting" : "");
+    }
 
     rec->passed = (ngx_http_tfa_resend_redis_fallback(rd, op,
                                          NGX_HTTP_TFA_RESEND_METRICS_TIMEOUT)
