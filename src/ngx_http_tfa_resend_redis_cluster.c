@@ -207,8 +207,8 @@ ngx_http_tfa_resend_redis_cluster_ready(
 
 /*
  * Node i, unless it has been silent since a command timed out: then
- * NGX_DECLINED (cl->why says for how long) and nothing is queued on its
- * link, the next commands would only wait as long.  Past the cutoff its
+ * NGX_BUSY (cl->why says for how long) and nothing is queued on its link,
+ * the next commands would only wait as long.  Past the cutoff its
  * link is dropped: the commands on it are answered NULL as a lost link's,
  * the map is asked again, and the link is made again when next needed,
  * after the backoff.
@@ -233,7 +233,7 @@ ngx_http_tfa_resend_redis_cluster_node_ready(
                                               255 - (p - cl->why))
         == NGX_DECLINED)
     {
-        return NGX_DECLINED;
+        return NGX_BUSY;
     }
 
     /* rare (once a cutoff per node and worker at most): always logged */
@@ -254,7 +254,7 @@ ngx_http_tfa_resend_redis_cluster_node_ready(
 
     ngx_snprintf(cl->why, 255, "node %V %s%Z", &node->name, node->link.err);
 
-    return NGX_DECLINED;
+    return NGX_BUSY;
 }
 
 

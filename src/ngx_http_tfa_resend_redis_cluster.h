@@ -24,8 +24,8 @@
 
 /*
  * NGX_OK: a command of this slot can be sent now (the map known, or being
- * asked; the slot's master not silent since a command timed out); else
- * cl->why says why not
+ * asked); NGX_BUSY: the slot's master has not answered since a command
+ * timed out; else NGX_DECLINED.  cl->why says why not.
  */
 ngx_int_t ngx_http_tfa_resend_redis_cluster_ready(
     ngx_http_tfa_resend_redis_cluster_t *cl, ngx_uint_t slot);

@@ -119,6 +119,7 @@ ngx_http_tfa_resend_redis_admit(ngx_http_tfa_resend_store_t *store,
 {
     size_t                             len;
     u_char                            *p;
+    ngx_int_t                          rc;
     ngx_pool_cleanup_t                *cln;
     ngx_http_tfa_resend_redis_t       *rd;
     ngx_http_tfa_resend_redis_rec_t   *rec;
@@ -173,12 +174,16 @@ ngx_http_tfa_resend_redis_admit(ngx_http_tfa_resend_store_t *store,
 
         rec->slot = ngx_http_tfa_resend_redis_cluster_slot(rec->key, len);
 
-        if (ngx_http_tfa_resend_redis_cluster_ready(rd->cluster, rec->slot)
-            != NGX_OK)
-        {
+        rc = ngx_http_tfa_resend_redis_cluster_ready(rd->cluster, rec->slot);
+
+        if (rc != NGX_OK) {
             ngx_free(rec);
-            return ngx_http_tfa_resend_redis_fallback(rd, op,
-                                          ngx_http_tfa_resend_redis_down(rd));
+
+            /* NGX_BUSY: its master has not answered since one timed out */
+
+            return ngx_http_tfa_resend_redis_fallback(rd, op, rc == NGX_BUSY
+                                      ? NGX_HTTP_TFA_RESEND_METRICS_TIMEOUT
+                                      : ngx_http_tfa_resend_redis_down(rd));
         }
     }
 
