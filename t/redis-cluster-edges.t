@@ -124,6 +124,24 @@ sub until_each_worker {
     return @got;
 }
 
+# the zone's tfa_resend_store_errors_total by reason, from /metrics
+sub store_errors {
+    my ($port, $zone) = @_;
+
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 10)
+        or die "connect to $port: $!";
+    print $s "GET /metrics HTTP/1.1\r\nHost: localhost\r\n"
+             . "Connection: close\r\n\r\n";
+
+    local $/;
+    my $page = <$s> // '';
+    close $s;
+
+    return $page =~ /^tfa_resend_store_errors_total\{zone="\Q$zone\E",
+                      reason="(\w+)"\}\ (\d+)$/mgx;
+}
+
 # keys of zone $zone on each TLS node, by port
 sub tls_keys {
     my $zone = shift;
@@ -422,6 +440,10 @@ Pass-noask-7c1
         add_header X-Worker $pid always;
         proxy_pass http://127.0.0.1:1980;
     }
+
+    location = /metrics {
+        tfa_resend_metrics;
+    }
 --- init
 ::wait_port($ServerPort);
 my $S = $::P[0];    # the first seed, asked for the map first
@@ -433,6 +455,7 @@ my @other = map { ::pins_on(\@::POwner, $_, 89, 2) } @::P[1, 2];
 # every worker has a link to every master
 ::burst($ServerPort, [ map { "/2fa/2/pin/$_/resend/voice" } map { ::pins_on(\@::POwner, $_, 88, 4) } @::P ], 12);
 Test::More::is(scalar ::resend($ServerPort, "/2fa/2/pin/$used/resend/voice"), 200, 'TEST 4: a pinId of the master counted once');
+my %errors0 = ::store_errors($ServerPort, 'st');
 ::redis_pause($S, 1);
 my $t0 = Time::HiRes::time();
 my @sent = ($used, splice @stalled, 0, 5);
@@ -477,13 +500,17 @@ for (1 .. 100) {
     Time::HiRes::sleep(0.05);
 }
 Test::More::is($n, $want, 'TEST 4: going on: its counts as before the stop (the late admissions taken back)');
-my ($status, $tries) = (0, 0);
+my ($status, $tries, $refused) = (0, 0, 0);
 while ($status != 200 && $tries < 100) {
     $status = ::resend($ServerPort, "/2fa/2/pin/$stalled[-1]/resend/voice");
     $tries++;
+    $refused++ if $status == 503;
     Time::HiRes::sleep(0.05) unless $status == 200;
 }
 Test::More::is($status, 200, "TEST 4: it decides again by itself ($tries tries)");
+# every resend refused, waiting or not, is a store error for no answer
+my %errors = ::store_errors($ServerPort, 'st');
+Test::More::is(sprintf('timeout %d, connect %d', $errors{timeout} - $errors0{timeout}, $errors{connect} - $errors0{connect}), sprintf('timeout %d, connect 0', $#sent + 1 + $refused), 'TEST 4: ... each refused resend counted as a store timeout');
 @got = ::until_each_worker($ServerPort, [ ::pins_on(\@::POwner, $S, 86, 20) ], 2, 1);
 @wrong = map { sprintf '%s %.2fs', @$_[0, 1] } grep { $_->[0] != 200 } @got;
 Test::More::is("@wrong", '', 'TEST 4: ... in each worker');
