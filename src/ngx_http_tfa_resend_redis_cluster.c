@@ -29,6 +29,15 @@
  * A node answers MOVED, ASK, TRYAGAIN and CLUSTERDOWN without running the
  * command, so following them never runs a script twice: no resend is
  * decided or counted twice because of a redirection.
+ *
+ * A master that stays connected but stops answering (a paused process, a
+ * hung host) is handled as the plain store's connection: once a command
+ * on its link has timed out, and until it answers anything, the commands
+ * of its slots are not sent at all (ngx_http_tfa_resend_redis_link_silent:
+ * on_store_error decides at once); its late answers still come on the
+ * link.  Silent past the cutoff, its link is dropped, its commands
+ * answered NULL as a lost link's, the map asked again, and the link made
+ * again when next needed.
  */
 
 
@@ -67,6 +76,8 @@ typedef struct {
 
 static ngx_int_t ngx_http_tfa_resend_redis_cluster_key(u_char *cmd,
     size_t len, u_char **key, size_t *key_len);
+static ngx_int_t ngx_http_tfa_resend_redis_cluster_node_ready(
+    ngx_http_tfa_resend_redis_cluster_t *cl, ngx_uint_t i);
 static ngx_int_t ngx_http_tfa_resend_redis_cluster_route(
     ngx_http_tfa_resend_redis_cluster_cmd_t *cc);
 static void ngx_http_tfa_resend_redis_cluster_asking_reply(void *data,
@@ -146,8 +157,9 @@ ngx_http_tfa_resend_redis_cluster_key(u_char *cmd, size_t len, u_char **key,
 
 ngx_int_t
 ngx_http_tfa_resend_redis_cluster_ready(
-    ngx_http_tfa_resend_redis_cluster_t *cl)
+    ngx_http_tfa_resend_redis_cluster_t *cl, ngx_uint_t slot)
 {
+    ngx_uint_t  i;
     ngx_msec_t  gap;
 
     if (cl->closing) {
@@ -155,11 +167,11 @@ ngx_http_tfa_resend_redis_cluster_ready(
         return NGX_DECLINED;
     }
 
-    if (cl->asking) {
-        return NGX_OK;
-    }
-
     if (!cl->known) {
+
+        if (cl->asking) {
+            return NGX_OK;
+        }
 
         if ((ngx_msec_int_t) (ngx_current_msec - cl->retry_at) < 0) {
             /* cl->why still tells the last failure */
@@ -170,17 +182,79 @@ ngx_http_tfa_resend_redis_cluster_ready(
                ? NGX_OK : NGX_DECLINED;
     }
 
-    gap = cl->stale ? NGX_HTTP_TFA_RESEND_REDIS_CLUSTER_SOON
-                    : NGX_HTTP_TFA_RESEND_REDIS_CLUSTER_LATER;
+    if (!cl->asking) {
+        gap = cl->stale ? NGX_HTTP_TFA_RESEND_REDIS_CLUSTER_SOON
+                        : NGX_HTTP_TFA_RESEND_REDIS_CLUSTER_LATER;
 
-    if (ngx_current_msec - cl->map_time >= gap) {
+        if (ngx_current_msec - cl->map_time >= gap) {
 
-        /* the map known is used meanwhile */
+            /* the map known is used meanwhile */
 
-        (void) ngx_http_tfa_resend_redis_cluster_ask(cl, 0);
+            (void) ngx_http_tfa_resend_redis_cluster_ask(cl, 0);
+        }
     }
 
-    return NGX_OK;
+    i = cl->slots[slot];
+
+    if (i == NGX_HTTP_TFA_RESEND_REDIS_CLUSTER_NONE) {
+        /* the command waits for a master, within redis_timeout */
+        return NGX_OK;
+    }
+
+    return ngx_http_tfa_resend_redis_cluster_node_ready(cl, i);
+}
+
+
+/*
+ * Node i, unless it has been silent since a command timed out: then
+ * NGX_BUSY (cl->why says for how long) and nothing is queued on its link,
+ * the next commands would only wait as long.  Past the cutoff its
+ * link is dropped: the commands on it are answered NULL as a lost link's,
+ * the map is asked again, and the link is made again when next needed,
+ * after the backoff.
+ */
+
+static ngx_int_t
+ngx_http_tfa_resend_redis_cluster_node_ready(
+    ngx_http_tfa_resend_redis_cluster_t *cl, ngx_uint_t i)
+{
+    u_char                                    *p;
+    ngx_http_tfa_resend_redis_cluster_node_t  *node;
+
+    node = &cl->nodes[i];
+
+    if (!node->stalled) {
+        return NGX_OK;
+    }
+
+    p = ngx_snprintf(cl->why, 255, "node %V ", &node->name);
+
+    if (ngx_http_tfa_resend_redis_link_silent(node->stalled, cl->timeout, p,
+                                              255 - (p - cl->why))
+        == NGX_DECLINED)
+    {
+        return NGX_BUSY;
+    }
+
+    /* rare (once a cutoff per node and worker at most): always logged */
+
+    ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                  "tfa_resend_limit_zone \"%V\": redis cluster %s; the slot "
+                  "map is asked again", cl->zone, cl->why);
+
+    ngx_cpystrn(node->link.err, p, sizeof(node->link.err));
+
+    node->stalled = 0;
+    node->retry_at = ngx_current_msec + NGX_HTTP_TFA_RESEND_REDIS_CLUSTER_SOON;
+    cl->stale = 1;
+
+    ngx_http_tfa_resend_redis_link_close(&node->link);
+
+    /* the answers NULL may have told another node's failure meanwhile */
+
+    ngx_snprintf(cl->why, 255, "node %V %s%Z", &node->name, node->link.err);
+
+    return NGX_BUSY;
 }
 
 
@@ -315,6 +389,10 @@ ngx_http_tfa_resend_redis_cluster_route(
         }
     }
 
+    if (ngx_http_tfa_resend_redis_cluster_node_ready(cl, i) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     link = ngx_http_tfa_resend_redis_cluster_link(cl, i);
     if (link == NULL) {
         return NGX_ERROR;
@@ -363,7 +441,13 @@ ngx_http_tfa_resend_redis_cluster_asking_reply(void *data, redisReply *reply)
 {
     ngx_http_tfa_resend_redis_cluster_cmd_t  *cc = data;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ERROR) {
+    if (reply == NULL) {
+        return;
+    }
+
+    cc->cl->nodes[cc->node].stalled = 0;
+
+    if (reply->type != REDIS_REPLY_ERROR) {
         return;
     }
 
@@ -398,6 +482,10 @@ ngx_http_tfa_resend_redis_cluster_reply(void *data, redisReply *reply)
         ngx_http_tfa_resend_redis_cluster_answer(cc, reply);
         return;
     }
+
+    /* the node answers: it is not silent (a late answer is taken back) */
+
+    cl->nodes[cc->node].stalled = 0;
 
     if (cc->refused && reply->type == REDIS_REPLY_ERROR) {
         ngx_http_tfa_resend_redis_cluster_answer(cc, NULL);
@@ -600,8 +688,10 @@ static ngx_int_t
 ngx_http_tfa_resend_redis_cluster_ask(ngx_http_tfa_resend_redis_cluster_t *cl,
     ngx_uint_t from)
 {
-    ngx_uint_t                         i;
-    ngx_http_tfa_resend_redis_link_t  *link;
+    u_char                                    *p;
+    ngx_uint_t                                 i;
+    ngx_http_tfa_resend_redis_link_t          *link;
+    ngx_http_tfa_resend_redis_cluster_node_t  *node;
 
     static const char   *argv[] = { "CLUSTER", "SLOTS" };
     static const size_t  argvlen[] = { sizeof("CLUSTER") - 1,
@@ -611,13 +701,26 @@ ngx_http_tfa_resend_redis_cluster_ask(ngx_http_tfa_resend_redis_cluster_t *cl,
 
     for (i = from; i < cl->nnodes; i++) {
 
+        node = &cl->nodes[i];
+
+        if (node->stalled) {
+
+            /* it would only time out again: a resend drops it, if need be */
+
+            p = ngx_snprintf(cl->why, 255, "node %V ", &node->name);
+            (void) ngx_http_tfa_resend_redis_link_silent(node->stalled,
+                                                         cl->timeout, p,
+                                                         255 - (p - cl->why));
+            continue;
+        }
+
         link = ngx_http_tfa_resend_redis_cluster_link(cl, i);
         if (link == NULL) {
             continue;
         }
 
         if (ngx_http_tfa_resend_redis_link_send_argv(link, 2, argv, argvlen,
-                ngx_http_tfa_resend_redis_cluster_map_reply, cl)
+                ngx_http_tfa_resend_redis_cluster_map_reply, node)
             != NGX_OK)
         {
             continue;
@@ -648,11 +751,17 @@ ngx_http_tfa_resend_redis_cluster_ask(ngx_http_tfa_resend_redis_cluster_t *cl,
 static void
 ngx_http_tfa_resend_redis_cluster_map_reply(void *data, redisReply *reply)
 {
-    ngx_http_tfa_resend_redis_cluster_t  *cl = data;
+    ngx_http_tfa_resend_redis_cluster_node_t  *node = data;
 
-    ngx_http_tfa_resend_redis_cluster_node_t  *node;
+    ngx_http_tfa_resend_redis_cluster_t  *cl;
 
-    if (!cl->asking || cl->closing) {
+    cl = node->cluster;
+
+    if (reply) {
+        node->stalled = 0;
+    }
+
+    if (!cl->asking || cl->closing || node != &cl->nodes[cl->asked]) {
         /* a late answer of one given up on */
         return;
     }
@@ -662,8 +771,6 @@ ngx_http_tfa_resend_redis_cluster_map_reply(void *data, redisReply *reply)
     if (cl->map_timer.timer_set) {
         ngx_del_timer(&cl->map_timer);
     }
-
-    node = &cl->nodes[cl->asked];
 
     if (reply == NULL) {
         ngx_snprintf(cl->why, 255, "node %V %s%Z", &node->name,
@@ -707,6 +814,12 @@ ngx_http_tfa_resend_redis_cluster_map_timeout(ngx_event_t *ev)
 
     ngx_snprintf(cl->why, 255, "node %V did not answer CLUSTER SLOTS within "
                  "redis_timeout (%Mms)%Z", &node->name, cl->timeout);
+
+    /* as a resend's command timing out: silent until it answers */
+
+    if (!node->stalled) {
+        node->stalled = ngx_current_msec;
+    }
 
     cl->asking = 0;
 
@@ -765,6 +878,42 @@ ngx_http_tfa_resend_redis_cluster_resume(
 
             ngx_http_tfa_resend_redis_cluster_answer(cc, NULL);
         }
+    }
+}
+
+
+/*
+ * A command of this slot got no answer within redis_timeout: the slot's
+ * master is taken for silent if a command waits on its link (the command
+ * may also have waited for the map, or gone elsewhere after ASK)
+ */
+
+void
+ngx_http_tfa_resend_redis_cluster_timed_out(
+    ngx_http_tfa_resend_redis_cluster_t *cl, ngx_uint_t slot)
+{
+    ngx_uint_t                                 i;
+    ngx_http_tfa_resend_redis_cluster_node_t  *node;
+
+    i = cl->slots[slot];
+
+    if (i == NGX_HTTP_TFA_RESEND_REDIS_CLUSTER_NONE
+        || cl->nodes[i].link.pending == 0)
+    {
+        ngx_snprintf(cl->why, 255, "did not answer within redis_timeout "
+                     "(%Mms)%Z", cl->timeout);
+        return;
+    }
+
+    node = &cl->nodes[i];
+
+    ngx_snprintf(cl->why, 255, "node %V did not answer within redis_timeout "
+                 "(%Mms)%s%Z", &node->name, cl->timeout,
+                 node->link.state == NGX_HTTP_TFA_RESEND_REDIS_LINK_CONNECT
+                 ? " of connecting" : "");
+
+    if (!node->stalled) {
+        node->stalled = ngx_current_msec;
     }
 }
 

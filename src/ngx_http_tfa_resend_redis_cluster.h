@@ -23,11 +23,12 @@
 
 
 /*
- * NGX_OK: a command can be sent now (the map known, or being asked);
- * else cl->why says why not
+ * NGX_OK: a command of this slot can be sent now (the map known, or being
+ * asked); NGX_BUSY: the slot's master has not answered since a command
+ * timed out; else NGX_DECLINED.  cl->why says why not.
  */
 ngx_int_t ngx_http_tfa_resend_redis_cluster_ready(
-    ngx_http_tfa_resend_redis_cluster_t *cl);
+    ngx_http_tfa_resend_redis_cluster_t *cl, ngx_uint_t slot);
 
 /*
  * A command whose keys (from its 4th argument: EVAL, EVALSHA) are of one
@@ -43,6 +44,14 @@ ngx_int_t ngx_http_tfa_resend_redis_cluster_command_argv(
     ngx_http_tfa_resend_redis_cluster_t *cl, int argc, const char **argv,
     const size_t *argvlen, ngx_http_tfa_resend_redis_reply_pt handler,
     void *data);
+
+/*
+ * A command of this slot got no answer within redis_timeout: the slot's
+ * master, if a command waits on its link, is taken for silent until it
+ * answers (cl->why says so)
+ */
+void ngx_http_tfa_resend_redis_cluster_timed_out(
+    ngx_http_tfa_resend_redis_cluster_t *cl, ngx_uint_t slot);
 
 /* the map is asked again at the next chance (a replica answered READONLY) */
 void ngx_http_tfa_resend_redis_cluster_stale(

@@ -24,10 +24,6 @@
 #include "ngx_http_tfa_resend_redis_conn.h"
 
 
-/* a connection silent for this long after a timeout is made again */
-#define NGX_HTTP_TFA_RESEND_REDIS_STALL_MIN     1000
-
-
 static ngx_int_t ngx_http_tfa_resend_redis_connect(
     ngx_http_tfa_resend_redis_t *rd);
 static ngx_int_t ngx_http_tfa_resend_redis_handshake(
@@ -62,7 +58,6 @@ ngx_str_t  ngx_http_tfa_resend_redis_modes[] = {
 ngx_int_t
 ngx_http_tfa_resend_redis_ready(ngx_http_tfa_resend_redis_t *rd)
 {
-    ngx_msec_t                         cutoff;
     ngx_http_tfa_resend_redis_conn_t  *conn;
 
     conn = &rd->conn;
@@ -89,26 +84,17 @@ ngx_http_tfa_resend_redis_ready(ngx_http_tfa_resend_redis_t *rd)
     }
 
     /*
-     * A command timed out and nothing was answered since: the next ones
-     * would only wait as long.  Until Redis answers again (the late
-     * answers come on this connection, and are taken back if need be)
-     * resends do not wait for it; after a while, the connection is made
-     * again.
+     * A command timed out and nothing was answered since: resends do not
+     * wait for Redis until it answers again; after a while, the connection
+     * is made again
      */
 
-    cutoff = ngx_max(10 * rd->timeout, NGX_HTTP_TFA_RESEND_REDIS_STALL_MIN);
-
-    if (ngx_current_msec - conn->stalled < cutoff) {
-        ngx_sprintf(conn->why, "has not answered for %M ms "
-                    "(redis_timeout=%Mms)%Z",
-                    ngx_current_msec - conn->stalled, rd->timeout);
-        return NGX_DECLINED;
+    if (ngx_http_tfa_resend_redis_link_silent(conn->stalled, rd->timeout,
+                                              conn->why, sizeof(conn->why))
+        == NGX_ABORT)
+    {
+        ngx_http_tfa_resend_redis_fail(rd);
     }
-
-    ngx_sprintf(conn->why, "has not answered for %M ms: connecting "
-                "again%Z", ngx_current_msec - conn->stalled);
-
-    ngx_http_tfa_resend_redis_fail(rd);
 
     return NGX_DECLINED;
 }
@@ -157,8 +143,7 @@ ngx_http_tfa_resend_redis_connect(ngx_http_tfa_resend_redis_t *rd)
 
     /* connecting and TLS may take as long as a silent connection is kept */
 
-    link->timeout = ngx_max(10 * rd->timeout,
-                            NGX_HTTP_TFA_RESEND_REDIS_STALL_MIN);
+    link->timeout = ngx_http_tfa_resend_redis_link_cutoff(rd->timeout);
     link->closed = ngx_http_tfa_resend_redis_closed;
     link->data = rd;
 

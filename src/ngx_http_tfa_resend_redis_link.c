@@ -295,6 +295,35 @@ ngx_http_tfa_resend_redis_link_send_argv(
 }
 
 
+/*
+ * A command timed out at stalled and nothing was answered since: the next
+ * ones would only wait as long.  Until the server answers again (the late
+ * answers come on the same link, and are taken back if need be) they do
+ * not wait for it; after the cutoff its link is made again, as a hung host
+ * would otherwise keep it until TCP gives up.
+ */
+
+ngx_int_t
+ngx_http_tfa_resend_redis_link_silent(ngx_msec_t stalled, ngx_msec_t timeout,
+    u_char *why, size_t len)
+{
+    ngx_msec_t  silent;
+
+    silent = ngx_current_msec - stalled;
+
+    if (silent < ngx_http_tfa_resend_redis_link_cutoff(timeout)) {
+        ngx_snprintf(why, len, "has not answered for %M ms "
+                     "(redis_timeout=%Mms)%Z", silent, timeout);
+        return NGX_DECLINED;
+    }
+
+    ngx_snprintf(why, len, "has not answered for %M ms: connecting again%Z",
+                 silent);
+
+    return NGX_ABORT;
+}
+
+
 static void
 ngx_http_tfa_resend_redis_link_write(ngx_event_t *wev)
 {

@@ -28,6 +28,14 @@
 #define NGX_HTTP_TFA_RESEND_REDIS_LINK_CONNECT  1  /* TCP, then TLS */
 #define NGX_HTTP_TFA_RESEND_REDIS_LINK_OPEN     2
 
+/*
+ * A server whose command timed out and that has answered nothing since is
+ * given this long, 10 x redis_timeout and 1 s at least, before its link is
+ * made again; connecting and TLS may take as long
+ */
+#define ngx_http_tfa_resend_redis_link_cutoff(timeout)                      \
+    ngx_max(10 * (timeout), 1000)
+
 
 typedef struct ngx_http_tfa_resend_redis_link_s
     ngx_http_tfa_resend_redis_link_t;
@@ -124,6 +132,16 @@ ngx_int_t ngx_http_tfa_resend_redis_link_send_argv(
     ngx_http_tfa_resend_redis_link_t *link, int argc, const char **argv,
     const size_t *argvlen, ngx_http_tfa_resend_redis_reply_pt handler,
     void *data);
+
+/*
+ * A server silent since stalled (ms: a command timed out then, nothing was
+ * answered since), for redis_timeout timeout: NGX_DECLINED while that is
+ * shorter than the cutoff, the next commands would only wait as long;
+ * NGX_ABORT past it, the link is to be made again.  why (len bytes at the
+ * most) says which.
+ */
+ngx_int_t ngx_http_tfa_resend_redis_link_silent(ngx_msec_t stalled,
+    ngx_msec_t timeout, u_char *why, size_t len);
 
 /*
  * Closes the link at once, by its owner: closed() is not called, the

@@ -296,10 +296,12 @@ ngx_http_tfa_resend_redis_cluster_link(ngx_http_tfa_resend_redis_cluster_t *cl,
 
     ngx_http_tfa_resend_redis_link_init(link);
 
+    node->stalled = 0;
+
     link->peer.sockaddr = &node->sockaddr.sockaddr;
     link->peer.socklen = node->socklen;
     link->peer.name = &node->name;
-    link->timeout = ngx_max(10 * cl->timeout, 1000);
+    link->timeout = ngx_http_tfa_resend_redis_link_cutoff(cl->timeout);
     link->closed = ngx_http_tfa_resend_redis_cluster_closed;
     link->data = node;
 
@@ -375,7 +377,13 @@ ngx_http_tfa_resend_redis_cluster_setup_reply(void *data, redisReply *reply)
 
     ngx_http_tfa_resend_redis_cluster_t  *cl;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ERROR) {
+    if (reply == NULL) {
+        return;
+    }
+
+    node->stalled = 0;
+
+    if (reply->type != REDIS_REPLY_ERROR) {
         return;
     }
 
@@ -428,6 +436,7 @@ ngx_http_tfa_resend_redis_cluster_closed(
                          + NGX_HTTP_TFA_RESEND_REDIS_CLUSTER_SOON;
     }
 
+    node->stalled = 0;
     cl->stale = 1;
 }
 

@@ -45,6 +45,9 @@ typedef struct {
     ngx_str_t                             host;     /* for TLS;
                                                        NUL-terminated */
     ngx_msec_t                            retry_at; /* failed: not before */
+    ngx_msec_t                            stalled;  /* a command timed out
+                                                       then, nothing was
+                                                       answered since; or 0 */
     ngx_http_tfa_resend_redis_link_t      link;
     u_char                                text[NGX_SOCKADDR_STRLEN];
     u_char                                ip[NGX_INET6_ADDRSTRLEN + 1];

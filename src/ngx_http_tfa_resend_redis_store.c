@@ -63,6 +63,7 @@ typedef struct {
     ngx_queue_t                         queue;     /* in conn->waiting */
     uint64_t                            nonce;
     uint64_t                            asked;     /* metrics clock */
+    ngx_uint_t                          slot;      /* in a cluster */
     unsigned                            passed:1;  /* let through without
                                                       Redis's answer */
     size_t                              key_len;
@@ -118,6 +119,7 @@ ngx_http_tfa_resend_redis_admit(ngx_http_tfa_resend_store_t *store,
 {
     size_t                             len;
     u_char                            *p;
+    ngx_int_t                          rc;
     ngx_pool_cleanup_t                *cln;
     ngx_http_tfa_resend_redis_t       *rd;
     ngx_http_tfa_resend_redis_rec_t   *rec;
@@ -144,9 +146,7 @@ ngx_http_tfa_resend_redis_admit(ngx_http_tfa_resend_store_t *store,
                       << 32;
     }
 
-    if ((rd->cluster ? ngx_http_tfa_resend_redis_cluster_ready(rd->cluster)
-                     : ngx_http_tfa_resend_redis_ready(rd))
-        != NGX_OK)
+    if (rd->cluster == NULL && ngx_http_tfa_resend_redis_ready(rd) != NGX_OK)
     {
         return ngx_http_tfa_resend_redis_fallback(rd, op,
                                           ngx_http_tfa_resend_redis_down(rd));
@@ -167,6 +167,26 @@ ngx_http_tfa_resend_redis_admit(ngx_http_tfa_resend_store_t *store,
     ngx_memcpy(p, rd->suffix.data, rd->suffix.len);
 
     rec->key_len = len;
+
+    if (rd->cluster) {
+
+        /* once: the batches of a pass are made by slot */
+
+        rec->slot = ngx_http_tfa_resend_redis_cluster_slot(rec->key, len);
+
+        rc = ngx_http_tfa_resend_redis_cluster_ready(rd->cluster, rec->slot);
+
+        if (rc != NGX_OK) {
+            ngx_free(rec);
+
+            /* NGX_BUSY: its master has not answered since one timed out */
+
+            return ngx_http_tfa_resend_redis_fallback(rd, op, rc == NGX_BUSY
+                                      ? NGX_HTTP_TFA_RESEND_METRICS_TIMEOUT
+                                      : ngx_http_tfa_resend_redis_down(rd));
+        }
+    }
+
     rec->rd = rd;
     rec->nonce = conn->nonce++;
     rec->asked = ngx_http_tfa_resend_metrics_clock();
@@ -372,7 +392,7 @@ ngx_http_tfa_resend_redis_one_slot(ngx_http_tfa_resend_redis_t *rd,
 
     q = ngx_queue_head(&rd->conn.waiting);
     rec = ngx_queue_data(q, ngx_http_tfa_resend_redis_rec_t, queue);
-    slot = ngx_http_tfa_resend_redis_cluster_slot(rec->key, rec->key_len);
+    slot = rec->slot;
 
     while (q != ngx_queue_sentinel(&rd->conn.waiting)
            && b->n < NGX_HTTP_TFA_RESEND_REDIS_BATCH)
@@ -380,10 +400,7 @@ ngx_http_tfa_resend_redis_one_slot(ngx_http_tfa_resend_redis_t *rd,
         next = ngx_queue_next(q);
         rec = ngx_queue_data(q, ngx_http_tfa_resend_redis_rec_t, queue);
 
-        if (b->n == 0
-            || ngx_http_tfa_resend_redis_cluster_slot(rec->key, rec->key_len)
-               == slot)
-        {
+        if (rec->slot == slot) {
             ngx_queue_remove(q);
             b->rec[b->n++] = rec;
         }
@@ -720,10 +737,16 @@ ngx_http_tfa_resend_redis_timeout(ngx_event_t *ev)
         rec->cln = NULL;
     }
 
-    ngx_sprintf(conn->why, "did not answer within redis_timeout (%Mms)%s%Z",
-                rd->timeout,
-                conn->state == NGX_HTTP_TFA_RESEND_REDIS_CONNECTING
-                ? " of connecting" : "");
+    if (rd->cluster) {
+        /* its master is taken for silent, as the connection is below */
+        ngx_http_tfa_resend_redis_cluster_timed_out(rd->cluster, rec->slot);
+
+    } else {
+        ngx_sprintf(conn->why, "did not answer within redis_timeout "
+                    "(%Mms)%s%Z", rd->timeout,
+                    conn->state == NGX_HTTP_TFA_RESEND_REDIS_CONNECTING
+                    ? " of connecting" : "");
+    }
 
     rec->passed = (ngx_http_tfa_resend_redis_fallback(rd, op,
                                          NGX_HTTP_TFA_RESEND_METRICS_TIMEOUT)

@@ -2,7 +2,9 @@
 # (store=rediss-cluster://), its nodes found by CLUSTER SLOTS and each
 # verified by its own name; an ACL user with exactly the rules the cluster
 # store needs, and users lacking one; a master that stays connected but
-# stops answering (SIGSTOP), then goes on (SIGCONT).
+# stops answering (SIGSTOP), then goes on (SIGCONT): within the cutoff
+# (10 x redis_timeout), and past it.  X-Worker tells which worker answered:
+# each worker keeps its own links, and learns of the silence on its own.
 #
 # Two clusters of three masters each (Debian's redis-server, no replicas,
 # cluster-node-timeout 60s so that no node is taken for failed while it is
@@ -76,6 +78,68 @@ sub pins_on {
         return @pins if @pins == $n;
     }
     die "no $n pinIds of series $s on $port";
+}
+
+# one resend on its own connection: its status code, how many seconds the
+# answer took, and which worker gave it (X-Worker: $pid in the location)
+sub resend_by {
+    my ($port, $path) = @_;
+
+    my $t0 = Time::HiRes::time();
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 10)
+        or die "connect to $port: $!";
+
+    print $s "POST $path HTTP/1.1\r\nHost: localhost\r\n"
+             . "Content-Length: 0\r\nConnection: close\r\n\r\n";
+
+    local $/;
+    my $r = <$s> // '';
+    close $s;
+
+    my $secs = Time::HiRes::time() - $t0;
+    my ($status) = $r =~ m{^HTTP/1\.1 (\d{3})};
+    my ($worker) = $r =~ m{^X-Worker: (\d+)\r$}mi;
+
+    return ($status // 0, $secs, $worker // 'none');
+}
+
+# resends of the pinIds @$pins in turn (from the first not used yet, shifted
+# off) until each of the $n workers has answered $each of them: what each
+# answered, as [status, seconds, worker] in order
+sub until_each_worker {
+    my ($port, $pins, $n, $each) = @_;
+    my (%by, @got);
+
+    while (@$pins && (keys %by < $n || grep { $_ < $each } values %by)) {
+        my $p = shift @$pins;
+        my @r = resend_by($port, "/2fa/2/pin/$p/resend/voice");
+        $by{ $r[2] }++;
+        push @got, [@r, $p];
+    }
+
+    die "not every worker answered $each resends"
+        if keys %by < $n || grep { $_ < $each } values %by;
+
+    return @got;
+}
+
+# the zone's tfa_resend_store_errors_total by reason, from /metrics
+sub store_errors {
+    my ($port, $zone) = @_;
+
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 10)
+        or die "connect to $port: $!";
+    print $s "GET /metrics HTTP/1.1\r\nHost: localhost\r\n"
+             . "Connection: close\r\n\r\n";
+
+    local $/;
+    my $page = <$s> // '';
+    close $s;
+
+    return $page =~ /^tfa_resend_store_errors_total\{zone="\Q$zone\E",
+                      reason="(\w+)"\}\ (\d+)$/mgx;
 }
 
 # keys of zone $zone on each TLS node, by port
@@ -364,7 +428,7 @@ Pass-noask-7c1
 
 
 
-=== TEST 4: a master stopped (SIGSTOP), its connections open: its pinIds' resends decided by on_store_error within redis_timeout, logged; the other masters' pinIds counted exactly; going on (SIGCONT), it decides again by itself, its counts intact, nothing past N
+=== TEST 4: a master stopped (SIGSTOP), its connections open: the first resends of its pinIds wait redis_timeout, the next ones are decided at once by on_store_error, logged; the other masters' pinIds counted exactly; going on (SIGCONT), it decides again by itself, its counts intact, nothing past N
 --- http_config eval
 "tfa_resend_limit_zone zone=st:1m rate=3/10m redis_timeout=1s $::PlainUrl on_store_error=reject;\n"
 . "$::Mock"
@@ -373,51 +437,83 @@ Pass-noask-7c1
         tfa_resend on;
         tfa_resend_credentials basic "user:pass";
         tfa_resend_limit zone=st;
+        add_header X-Worker $pid always;
         proxy_pass http://127.0.0.1:1980;
+    }
+
+    location = /metrics {
+        tfa_resend_metrics;
     }
 --- init
 ::wait_port($ServerPort);
 my $S = $::P[0];    # the first seed, asked for the map first
 my $slack = $ENV{TEST_NGINX_USE_VALGRIND} ? 5 : 1;
-my ($used, @stalled) = ::pins_on(\@::POwner, $S, 90, 8);
+# well under redis_timeout (1s), even under valgrind
+my $fast = $ENV{TEST_NGINX_USE_VALGRIND} ? 0.5 : 0.25;
+my ($used, @stalled) = ::pins_on(\@::POwner, $S, 90, 40);
 my @other = map { ::pins_on(\@::POwner, $_, 89, 2) } @::P[1, 2];
 # every worker has a link to every master
 ::burst($ServerPort, [ map { "/2fa/2/pin/$_/resend/voice" } map { ::pins_on(\@::POwner, $_, 88, 4) } @::P ], 12);
 Test::More::is(scalar ::resend($ServerPort, "/2fa/2/pin/$used/resend/voice"), 200, 'TEST 4: a pinId of the master counted once');
+my %errors0 = ::store_errors($ServerPort, 'st');
 ::redis_pause($S, 1);
 my $t0 = Time::HiRes::time();
-my $seen = ::burst($ServerPort, [ map { "/2fa/2/pin/$_/resend/voice" } $used, @stalled[0 .. 4] ], 6);
+my @sent = ($used, splice @stalled, 0, 5);
+my $seen = ::burst($ServerPort, [ map { "/2fa/2/pin/$_/resend/voice" } @sent ], 6);
 my $took = Time::HiRes::time() - $t0;
 Test::More::is($seen, '503 x6', "TEST 4: the stopped master's pinIds: 503 ($seen)");
-Test::More::cmp_ok($took, '<', 1 + $slack, sprintf 'TEST 4: ... decided within redis_timeout (1s): %.2fs', $took);
+Test::More::cmp_ok($took, '>=', 0.9, sprintf 'TEST 4: ... after waiting redis_timeout (1s): %.2fs', $took);
+Test::More::cmp_ok($took, '<', 1 + $slack, 'TEST 4: ... not longer');
+# each worker's next resends to it: at once (a worker that had none of
+# those six waits redis_timeout once)
+my @got = ::until_each_worker($ServerPort, \@stalled, 2, 3);
+push @sent, map { $_->[3] } @got;
+my (%n, @wrong);
+for my $g (@got) {
+    my ($st, $secs, $w) = @$g;
+    push @wrong, sprintf '%s %.2fs', $st, $secs
+        if $st != 503 || $secs >= 1 + $slack || ($n{$w}++ && $secs >= $fast);
+}
+Test::More::is("@wrong", '', sprintf 'TEST 4: %d more resends: 503, each worker\'s after its first in under %.2fs (%s)', scalar @got, $fast, join ' ', map { sprintf '%.2f', $_->[1] } @got);
 $seen = ::burst($ServerPort, [ map { my $p = $_; map { "/2fa/2/pin/$p/resend/voice" } 1 .. 5 } @other ], 20);
 Test::More::is($seen, '200 x12, 429 x8', "TEST 4: the other masters' pinIds: 3 of 5 admitted each ($seen)");
-my @wrong = grep { ::redis($::POwner[ ::key_slot($_) ], 'ZCARD', "tfa:st:{$_}") != 3 } @other;
+@wrong = grep { ::redis($::POwner[ ::key_slot($_) ], 'ZCARD', "tfa:st:{$_}") != 3 } @other;
 Test::More::is("@wrong", '', 'TEST 4: ... counted 3 times each');
-# past the map's refresh (once a second), still stopped
+# past the map's refresh (once a second, not of the stopped seed), still
+# stopped, within the cutoff (10 x redis_timeout)
 Time::HiRes::sleep(1.1);
-my ($st, $secs) = ::resend($ServerPort, "/2fa/2/pin/$stalled[5]/resend/voice");
-Test::More::is($st, 503, sprintf 'TEST 4: a second later, still 503, after %.2fs', $secs);
-Test::More::cmp_ok($secs, '<', 1 + $slack, 'TEST 4: ... within redis_timeout');
+@got = ::until_each_worker($ServerPort, \@stalled, 2, 1);
+push @sent, map { $_->[3] } @got;
+@wrong = map { sprintf '%s %.2fs', @$_[0, 1] } grep { $_->[0] != 503 || $_->[1] >= $fast } @got;
+Test::More::is("@wrong", '', 'TEST 4: a second later, each worker: 503 at once');
 my ($fresh) = ::pins_on(\@::POwner, $::P[2], 87, 1);
 Test::More::is(scalar ::resend($ServerPort, "/2fa/2/pin/$fresh/resend/voice"), 200, 'TEST 4: ... and another master\'s pinId admitted');
 ::redis_pause($S, 0);
-# the late admissions of the resends refused are taken back
+# the late admissions of the resends refused are taken back; the resends
+# decided at once were never sent
+my $want = '1 ' . ('0' x $#sent);
 my $n;
 for (1 .. 100) {
     $n = ::redis($S, 'ZCARD', "tfa:st:{$used}") . ' '
-         . join '', map { ::redis($S, 'EXISTS', "tfa:st:{$_}") } @stalled[0 .. 5];
-    last if $n eq '1 000000';
+         . join '', map { ::redis($S, 'EXISTS', "tfa:st:{$_}") } @sent[1 .. $#sent];
+    last if $n eq $want;
     Time::HiRes::sleep(0.05);
 }
-Test::More::is($n, '1 000000', 'TEST 4: going on: its counts as before the stop (the late admissions taken back)');
-my ($status, $tries) = (0, 0);
+Test::More::is($n, $want, 'TEST 4: going on: its counts as before the stop (the late admissions taken back)');
+my ($status, $tries, $refused) = (0, 0, 0);
 while ($status != 200 && $tries < 100) {
-    $status = ::resend($ServerPort, "/2fa/2/pin/$stalled[6]/resend/voice");
+    $status = ::resend($ServerPort, "/2fa/2/pin/$stalled[-1]/resend/voice");
     $tries++;
+    $refused++ if $status == 503;
     Time::HiRes::sleep(0.05) unless $status == 200;
 }
 Test::More::is($status, 200, "TEST 4: it decides again by itself ($tries tries)");
+# every resend refused, waiting or not, is a store error for no answer
+my %errors = ::store_errors($ServerPort, 'st');
+Test::More::is(sprintf('timeout %d, connect %d', $errors{timeout} - $errors0{timeout}, $errors{connect} - $errors0{connect}), sprintf('timeout %d, connect 0', $#sent + 1 + $refused), 'TEST 4: ... each refused resend counted as a store timeout');
+@got = ::until_each_worker($ServerPort, [ ::pins_on(\@::POwner, $S, 86, 20) ], 2, 1);
+@wrong = map { sprintf '%s %.2fs', @$_[0, 1] } grep { $_->[0] != 200 } @got;
+Test::More::is("@wrong", '', 'TEST 4: ... in each worker');
 $seen = ::burst($ServerPort, "/2fa/2/pin/$used/resend/voice", 6);
 Test::More::is($seen, '200 x2, 429 x4', "TEST 4: the pinId counted once before: 2 more admitted, no more ($seen)");
 Test::More::is(::redis($S, 'ZCARD', "tfa:st:{$used}"), 3, 'TEST 4: ... counted 3 times');
@@ -426,8 +522,94 @@ POST /2fa/2/pin/90000000000000000000000000000001/resend/voice
 --- error_code: 200
 --- error_log eval
 [
-qr/\[error\] .*tfa_resend_limit_zone "st": redis at cluster [^;]+ did not answer within redis_timeout \(1000ms\); on_store_error=reject: resends are refused with 503/,
+qr/\[error\] .*tfa_resend_limit_zone "st": redis at cluster [^;]+ node 127\.0\.0\.1:$::P[0] did not answer within redis_timeout \(1000ms\); on_store_error=reject: resends are refused with 503/,
+qr/\[error\] .*tfa_resend_limit_zone "st": redis at cluster [^;]+ node 127\.0\.0\.1:$::P[0] has not answered for \d+ ms \(redis_timeout=1000ms\); on_store_error=reject: resends are refused with 503/,
 qr/\[info\] .*tfa_resend_limit_zone "st": redis admitted "tfa:st:\{90[0-9A-F]{30}\}" after the resend was decided without it: taken back/,
+]
+--- no_error_log
+[alert]
+[crit]
+connecting again
+
+
+
+
+
+
+=== TEST 5: a master stopped past the cutoff (10 x redis_timeout): its link is dropped (logged), the map asked again, the link made again when needed; going on (SIGCONT), it decides again by itself, its counts intact, nothing past N
+--- http_config eval
+"tfa_resend_limit_zone zone=lt:1m rate=3/10m redis_timeout=500ms $::PlainUrl on_store_error=reject;\n"
+. "$::Mock"
+--- config
+    location /2fa/ {
+        tfa_resend on;
+        tfa_resend_credentials basic "user:pass";
+        tfa_resend_limit zone=lt;
+        add_header X-Worker $pid always;
+        proxy_pass http://127.0.0.1:1980;
+    }
+--- init
+::wait_port($ServerPort);
+my $M = $::P[1];
+my ($used, @pins) = ::pins_on(\@::POwner, $M, 85, 40);
+# every worker has a link to every master
+::burst($ServerPort, [ map { "/2fa/2/pin/$_/resend/voice" } map { ::pins_on(\@::POwner, $_, 84, 4) } @::P ], 12);
+Test::More::is(scalar ::resend($ServerPort, "/2fa/2/pin/$used/resend/voice"), 200, 'TEST 5: a pinId of the master counted once');
+::redis_pause($M, 1);
+my $t0 = Time::HiRes::time();
+my @sent = splice @pins, 0, 4;
+my $seen = ::burst($ServerPort, [ map { "/2fa/2/pin/$_/resend/voice" } @sent ], 4);
+Test::More::is($seen, '503 x4', "TEST 5: the stopped master's pinIds: 503 ($seen)");
+# each worker has had a command time out on its link (its first resend
+# here waits, if none of the four went to it)
+my @got = ::until_each_worker($ServerPort, \@pins, 2, 2);
+push @sent, map { $_->[3] } @got;
+my @wrong = map { $_->[0] } grep { $_->[0] != 503 } @got;
+Test::More::is("@wrong", '', 'TEST 5: ... in each worker: 503');
+my ($st, $secs) = ::resend($ServerPort, "/2fa/2/pin/$used/resend/voice");
+Test::More::is($st, 503, sprintf 'TEST 5: the pinId counted before: 503 at once, never sent (%.2fs)', $secs);
+# past the cutoff, 5 s after each worker's command timed out
+my $left = 7 - (Time::HiRes::time() - $t0);
+Time::HiRes::sleep($left) if $left > 0;
+@got = ::until_each_worker($ServerPort, \@pins, 2, 2);
+push @sent, map { $_->[3] } @got;
+@wrong = map { $_->[0] } grep { $_->[0] != 503 } @got;
+Test::More::is("@wrong", '', 'TEST 5: past the cutoff, each worker: 503, its link dropped');
+::redis_pause($M, 0);
+my ($status, $tries) = (0, 0);
+my @fresh = ::pins_on(\@::POwner, $M, 83, 30);
+while ($status != 200 && $tries < 100) {
+    $status = ::resend($ServerPort, "/2fa/2/pin/$fresh[0]/resend/voice");
+    $tries++;
+    Time::HiRes::sleep(0.05) unless $status == 200;
+}
+Test::More::is($status, 200, "TEST 5: going on, it decides again by itself ($tries tries)");
+@got = ::until_each_worker($ServerPort, [ @fresh[1 .. $#fresh] ], 2, 1);
+@wrong = map { $_->[0] } grep { $_->[0] != 200 } @got;
+Test::More::is("@wrong", '', 'TEST 5: ... in each worker, on a link made again');
+$seen = ::burst($ServerPort, "/2fa/2/pin/$used/resend/voice", 6);
+Test::More::is($seen, '200 x2, 429 x4', "TEST 5: the pinId counted once before: 2 more admitted, no more ($seen)");
+Test::More::is(::redis($M, 'ZCARD', "tfa:lt:{$used}"), 3, 'TEST 5: ... counted 3 times');
+# a command dropped with its link may still run when the master goes on,
+# its admission then past taking back (as on a plain Redis): never more
+Time::HiRes::sleep(0.3);
+my %before = map { $_ => ::redis($M, 'ZCARD', "tfa:lt:{$_}") } @sent;
+@wrong = grep { $before{$_} > 1 } @sent;
+Test::More::is("@wrong", '', 'TEST 5: the resends refused during the stop: counted once at most');
+my $want = 0;
+$want += 3 - $before{$_} for @sent;
+$seen = ::burst($ServerPort, [ map { my $p = $_; map { "/2fa/2/pin/$p/resend/voice" } 1 .. 4 } @sent ], 4 * @sent);
+my ($admitted) = $seen =~ /200 x(\d+)/;
+Test::More::is($admitted // 0, $want, "TEST 5: ... then exactly up to 3 each ($seen)");
+@wrong = grep { ::redis($M, 'ZCARD', "tfa:lt:{$_}") != 3 } @sent;
+Test::More::is("@wrong", '', 'TEST 5: ... counted 3 times each, nothing past N');
+--- request
+POST /2fa/2/pin/85000000000000000000000000000001/resend/voice
+--- error_code: 200
+--- error_log eval
+[
+qr/\[error\] .*tfa_resend_limit_zone "lt": redis at cluster [^;]+ node 127\.0\.0\.1:$::P[1] did not answer within redis_timeout \(500ms\); on_store_error=reject/,
+qr/\[warn\] .*tfa_resend_limit_zone "lt": redis cluster node 127\.0\.0\.1:$::P[1] has not answered for \d+ ms: connecting again; the slot map is asked again/,
 ]
 --- no_error_log
 [alert]
