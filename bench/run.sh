@@ -314,6 +314,16 @@ steal_ticks() {
     awk '/^cpu / { print $9; exit }' /proc/stat
 }
 
+# until the redis-server on port $1 answers PING (5 s at most); $2 its log
+wait_redis() {
+    local i
+    for i in $(seq 1 100); do
+        redis-cli -p "$1" ping 2>/dev/null | grep -q PONG && return 0
+        sleep 0.05
+    done
+    die "the redis-server on $1 did not start; see $2"
+}
+
 # whether the gateway NAME keeps its counts in the redis-server (is_redis)
 # or in the cluster's masters (is_redis cluster too)
 is_redis() {
@@ -543,12 +553,7 @@ then
         --save '' --appendonly no --daemonize no --dir "$work/redis-server" \
         "${tls_opts[@]}" > "$work/redis-server/log" 2>&1 &
     redis_pid=$!
-    for i in $(seq 1 100); do
-        redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && break
-        sleep 0.05
-    done
-    redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG \
-        || die "redis-server did not start; see $work/redis-server/log"
+    wait_redis "$REDIS_PORT" "$work/redis-server/log"
 
     # sentinel: one Sentinel, quorum 1, naming the redis-server "bench"
     if [[ " $redis_gws " == *" sentinel "* ]]; then
@@ -587,12 +592,7 @@ if [[ " $redis_gws " == *" cluster "* ]]; then
         cluster_pids+=($!)
     done
     for p in "${CLUSTER_PORTS[@]}"; do
-        for i in $(seq 1 100); do
-            redis-cli -p "$p" ping 2>/dev/null | grep -q PONG && break
-            sleep 0.05
-        done
-        redis-cli -p "$p" ping 2>/dev/null | grep -q PONG \
-            || die "the cluster's redis-server on $p did not start; see $work/redis-cluster/$p/log"
+        wait_redis "$p" "$work/redis-cluster/$p/log"
     done
     # shellcheck disable=SC2046
     timeout 60 redis-cli --cluster create \

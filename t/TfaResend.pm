@@ -230,7 +230,8 @@ _EOC_
 # ---- resends by hand ----------------------------------------------------
 
 # one resend on its own connection: its status code, and in list context
-# how many seconds the answer took too
+# how many seconds the answer took and which worker gave it too (the
+# location's X-Worker header, 'none' without one)
 sub resend {
     my ($port, $path) = @_;
 
@@ -248,7 +249,10 @@ sub resend {
 
     my $status = $r =~ m{^HTTP/1\.1 (\d{3})} ? $1 : 0;
 
-    return wantarray ? ($status, Time::HiRes::time() - $t0) : $status;
+    my ($worker) = $r =~ m{^X-Worker: (\d+)\r$}mi;
+
+    return wantarray ? ($status, Time::HiRes::time() - $t0, $worker // 'none')
+                     : $status;
 }
 
 # until something listens on $port (an nginx under valgrind starts slowly),

@@ -80,30 +80,6 @@ sub pins_on {
     die "no $n pinIds of series $s on $port";
 }
 
-# one resend on its own connection: its status code, how many seconds the
-# answer took, and which worker gave it (X-Worker: $pid in the location)
-sub resend_by {
-    my ($port, $path) = @_;
-
-    my $t0 = Time::HiRes::time();
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => 10)
-        or die "connect to $port: $!";
-
-    print $s "POST $path HTTP/1.1\r\nHost: localhost\r\n"
-             . "Content-Length: 0\r\nConnection: close\r\n\r\n";
-
-    local $/;
-    my $r = <$s> // '';
-    close $s;
-
-    my $secs = Time::HiRes::time() - $t0;
-    my ($status) = $r =~ m{^HTTP/1\.1 (\d{3})};
-    my ($worker) = $r =~ m{^X-Worker: (\d+)\r$}mi;
-
-    return ($status // 0, $secs, $worker // 'none');
-}
-
 # resends of the pinIds @$pins in turn (from the first not used yet, shifted
 # off) until each of the $n workers has answered $each of them: what each
 # answered, as [status, seconds, worker] in order
@@ -113,7 +89,7 @@ sub until_each_worker {
 
     while (@$pins && (keys %by < $n || grep { $_ < $each } values %by)) {
         my $p = shift @$pins;
-        my @r = resend_by($port, "/2fa/2/pin/$p/resend/voice");
+        my @r = resend($port, "/2fa/2/pin/$p/resend/voice");
         $by{ $r[2] }++;
         push @got, [@r, $p];
     }
