@@ -33,6 +33,8 @@ static ngx_int_t ngx_http_tfa_resend_redis_master_addr(
     ngx_http_tfa_resend_redis_t *rd, redisReply *ip, redisReply *port);
 static void ngx_http_tfa_resend_redis_switch_master(void *data,
     redisReply *reply);
+static ngx_uint_t ngx_http_tfa_resend_redis_is_master(
+    ngx_http_tfa_resend_redis_t *rd, u_char *text, size_t len);
 
 
 /*
@@ -385,7 +387,10 @@ ngx_http_tfa_resend_redis_master_addr(ngx_http_tfa_resend_redis_t *rd,
 /*
  * A message on the Sentinel's subscription: "+switch-master NAME OLD-IP
  * OLD-PORT NEW-IP NEW-PORT".  For this master, the connection is made
- * again at once, to the master a Sentinel names then.
+ * again at once, to the master a Sentinel names then; unless it is made
+ * to the new master already (a Sentinel names the promoted replica before
+ * the message is sent): dropped, its commands in flight would be refused
+ * though the master may run them, and their quota lost.
  */
 
 static void
@@ -414,6 +419,19 @@ ngx_http_tfa_resend_redis_switch_master(void *data, redisReply *reply)
         return;
     }
 
+    if (conn->state != NGX_HTTP_TFA_RESEND_REDIS_DOWN
+        && ngx_http_tfa_resend_redis_is_master(rd, (u_char *) text->str,
+                                               text->len))
+    {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "tfa_resend_limit_zone \"%V\": the Sentinel at %V "
+                      "says +switch-master \"%*s\": connected to the new "
+                      "master already", &rd->store->name,
+                      &rd->sentinels[conn->asked].name,
+                      (size_t) ngx_min(text->len, 200), text->str);
+        return;
+    }
+
     ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                   "tfa_resend_limit_zone \"%V\": the Sentinel at %V says "
                   "+switch-master \"%*s\": connecting to the new master",
@@ -429,4 +447,41 @@ ngx_http_tfa_resend_redis_switch_master(void *data, redisReply *reply)
 
     conn->retry_at = ngx_current_msec;
     conn->backoff = NGX_HTTP_TFA_RESEND_REDIS_BACKOFF_MIN;
+}
+
+
+/* whether "... NEW-IP NEW-PORT" names the master connected to */
+
+static ngx_uint_t
+ngx_http_tfa_resend_redis_is_master(ngx_http_tfa_resend_redis_t *rd,
+    u_char *text, size_t len)
+{
+    u_char                            *ip, *port, *last;
+    ngx_int_t                          n;
+    ngx_http_tfa_resend_redis_conn_t  *conn;
+
+    conn = &rd->conn;
+    last = text + len;
+
+    port = last;
+    while (port > text && port[-1] != ' ') {
+        port--;
+    }
+
+    if (port == text) {
+        return 0;
+    }
+
+    ip = port - 1;
+    while (ip > text && ip[-1] != ' ') {
+        ip--;
+    }
+
+    n = ngx_atoi(port, last - port);
+
+    return n != NGX_ERROR && n <= 65535
+           && (in_port_t) n
+              == ngx_inet_get_port(&conn->master_sockaddr.sockaddr)
+           && (size_t) (port - 1 - ip) == ngx_strlen(conn->master_ip)
+           && ngx_strncmp(ip, conn->master_ip, port - 1 - ip) == 0;
 }
