@@ -4,7 +4,9 @@
 # store needs, and users lacking one; a master that stays connected but
 # stops answering (SIGSTOP), then goes on (SIGCONT): within the cutoff
 # (10 x redis_timeout), and past it.  X-Worker tells which worker answered:
-# each worker keeps its own links, and learns of the silence on its own.
+# each worker keeps its own links, and learns of the silence on its own;
+# those blocks also listen on port 1983 with reuseport, so that resends
+# sent one after another reach both workers.
 #
 # Two clusters of three masters each (Debian's redis-server, no replicas,
 # cluster-node-timeout 60s so that no node is taken for failed while it is
@@ -409,6 +411,10 @@ Pass-noask-7c1
 "tfa_resend_limit_zone zone=st:1m rate=3/10m redis_timeout=1s $::PlainUrl on_store_error=reject;\n"
 . "$::Mock"
 --- config
+    # a socket of each worker's own: connections one after another are
+    # spread over the workers by the kernel, not left to whichever wakes
+    listen 127.0.0.1:1983 reuseport;
+
     location /2fa/ {
         tfa_resend on;
         tfa_resend_credentials basic "user:pass";
@@ -442,7 +448,7 @@ Test::More::cmp_ok($took, '>=', 0.9, sprintf 'TEST 4: ... after waiting redis_ti
 Test::More::cmp_ok($took, '<', 1 + $slack, 'TEST 4: ... not longer');
 # each worker's next resends to it: at once (a worker that had none of
 # those six waits redis_timeout once)
-my @got = ::until_each_worker($ServerPort, \@stalled, 2, 3);
+my @got = ::until_each_worker(1983, \@stalled, 2, 3);
 push @sent, map { $_->[3] } @got;
 my (%n, @wrong);
 for my $g (@got) {
@@ -458,7 +464,7 @@ Test::More::is("@wrong", '', 'TEST 4: ... counted 3 times each');
 # past the map's refresh (once a second, not of the stopped seed), still
 # stopped, within the cutoff (10 x redis_timeout)
 Time::HiRes::sleep(1.1);
-@got = ::until_each_worker($ServerPort, \@stalled, 2, 1);
+@got = ::until_each_worker(1983, \@stalled, 2, 1);
 push @sent, map { $_->[3] } @got;
 @wrong = map { sprintf '%s %.2fs', @$_[0, 1] } grep { $_->[0] != 503 || $_->[1] >= $fast } @got;
 Test::More::is("@wrong", '', 'TEST 4: a second later, each worker: 503 at once');
@@ -487,7 +493,7 @@ Test::More::is($status, 200, "TEST 4: it decides again by itself ($tries tries)"
 # every resend refused, waiting or not, is a store error for no answer
 my %errors = ::store_errors($ServerPort, 'st');
 Test::More::is(sprintf('timeout %d, connect %d', $errors{timeout} - $errors0{timeout}, $errors{connect} - $errors0{connect}), sprintf('timeout %d, connect 0', $#sent + 1 + $refused), 'TEST 4: ... each refused resend counted as a store timeout');
-@got = ::until_each_worker($ServerPort, [ ::pins_on(\@::POwner, $S, 86, 20) ], 2, 1);
+@got = ::until_each_worker(1983, [ ::pins_on(\@::POwner, $S, 86, 20) ], 2, 1);
 @wrong = map { sprintf '%s %.2fs', @$_[0, 1] } grep { $_->[0] != 200 } @got;
 Test::More::is("@wrong", '', 'TEST 4: ... in each worker');
 $seen = ::burst($ServerPort, "/2fa/2/pin/$used/resend/voice", 6);
@@ -517,6 +523,10 @@ connecting again
 "tfa_resend_limit_zone zone=lt:1m rate=3/10m redis_timeout=500ms $::PlainUrl on_store_error=reject;\n"
 . "$::Mock"
 --- config
+    # a socket of each worker's own: connections one after another are
+    # spread over the workers by the kernel, not left to whichever wakes
+    listen 127.0.0.1:1983 reuseport;
+
     location /2fa/ {
         tfa_resend on;
         tfa_resend_credentials basic "user:pass";
@@ -538,7 +548,7 @@ my $seen = ::burst($ServerPort, [ map { "/2fa/2/pin/$_/resend/voice" } @sent ], 
 Test::More::is($seen, '503 x4', "TEST 5: the stopped master's pinIds: 503 ($seen)");
 # each worker has had a command time out on its link (its first resend
 # here waits, if none of the four went to it)
-my @got = ::until_each_worker($ServerPort, \@pins, 2, 2);
+my @got = ::until_each_worker(1983, \@pins, 2, 2);
 push @sent, map { $_->[3] } @got;
 my @wrong = map { $_->[0] } grep { $_->[0] != 503 } @got;
 Test::More::is("@wrong", '', 'TEST 5: ... in each worker: 503');
@@ -547,7 +557,7 @@ Test::More::is($st, 503, sprintf 'TEST 5: the pinId counted before: 503 at once,
 # past the cutoff, 5 s after each worker's command timed out
 my $left = 7 - (Time::HiRes::time() - $t0);
 Time::HiRes::sleep($left) if $left > 0;
-@got = ::until_each_worker($ServerPort, \@pins, 2, 2);
+@got = ::until_each_worker(1983, \@pins, 2, 2);
 push @sent, map { $_->[3] } @got;
 @wrong = map { $_->[0] } grep { $_->[0] != 503 } @got;
 Test::More::is("@wrong", '', 'TEST 5: past the cutoff, each worker: 503, its link dropped');
@@ -560,7 +570,7 @@ while ($status != 200 && $tries < 100) {
     Time::HiRes::sleep(0.05) unless $status == 200;
 }
 Test::More::is($status, 200, "TEST 5: going on, it decides again by itself ($tries tries)");
-@got = ::until_each_worker($ServerPort, [ @fresh[1 .. $#fresh] ], 2, 1);
+@got = ::until_each_worker(1983, [ @fresh[1 .. $#fresh] ], 2, 1);
 @wrong = map { $_->[0] } grep { $_->[0] != 200 } @got;
 Test::More::is("@wrong", '', 'TEST 5: ... in each worker, on a link made again');
 $seen = ::burst($ServerPort, "/2fa/2/pin/$used/resend/voice", 6);
